@@ -1,0 +1,39 @@
+// module_state.h — per-module state of xtral._core (types and exception classes) and the
+// helpers that find it from a method's type or module object.
+#ifndef XT_PYTHON_MODULE_STATE_H
+#define XT_PYTHON_MODULE_STATE_H
+
+#include "python/numpy_api.h"
+#include "xtral.h"
+
+typedef struct {
+    PyObject *XtralError;        // base class of every xtral exception
+    PyObject *GGUFError;         // (XtralError, ValueError): malformed file content
+    PyObject *UnsupportedError;  // (XtralError, ValueError): well-formed but unsupported
+    PyTypeObject *GGUFHandleType;
+} xt_module_state;
+
+extern PyModuleDef xt_module_def;
+
+static inline xt_module_state *xt_state_from_module(PyObject *module) {
+    return (xt_module_state *)PyModule_GetState(module);
+}
+
+static inline xt_module_state *xt_state_from_type(PyTypeObject *type) {
+    PyObject *m = PyType_GetModuleByDef(type, &xt_module_def);  // borrowed
+    return m ? xt_state_from_module(m) : NULL;
+}
+
+// Raises the Python exception for a failed xt_* call (uses xt_last_error()). Returns NULL.
+PyObject *xt_raise_status(xt_module_state *st, xt_status s);
+// Same, returning -1 (for int-returning slots).
+int xt_raise_status_int(xt_module_state *st, xt_status s);
+
+// Types and functions provided by the other binding files.
+PyObject *xt_gguf_handle_type_create(PyObject *module);        // py_gguf.c
+PyObject *xt_py_write_gguf(PyObject *module, PyObject *args);  // py_gguf_write.c
+PyObject *xt_gguf_value_to_py(const xt_gguf_value *v);          // py_gguf_meta.c
+PyObject *xt_gguf_value_type_str(const xt_gguf_value *v);       // py_gguf_meta.c
+void xt_py_log_install(void);                                   // py_log.c
+
+#endif  // XT_PYTHON_MODULE_STATE_H

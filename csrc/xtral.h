@@ -1,0 +1,195 @@
+// xtral.h — the public C API of the xtral engine: opaque handles, status codes, versions.
+// Everything above csrc/ (the Python binding included) calls only what is declared here.
+//
+// Usage:
+//     xt_gguf *g = NULL;
+//     if (xt_gguf_open("model.gguf", &g) != XT_OK) {
+//         fprintf(stderr, "%s\n", xt_last_error());
+//         return 1;
+//     }
+//     printf("%" PRId64 " tensors\n", xt_gguf_n_tensors(g));
+//     xt_gguf_free(g);
+#ifndef XTRAL_H
+#define XTRAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XT_VERSION_MAJOR 0
+#define XT_VERSION_MINOR 1
+#define XT_VERSION_PATCH 0
+
+// ---- status ----
+// Numbers are pinned: bindings and tests rely on them.
+typedef enum {
+    XT_OK = 0,
+    XT_ERR_INVALID_ARG = 1,  // a caller passed a bad value (range, shape, name)
+    XT_ERR_BAD_FILE = 2,     // file content is malformed (GGUF, safetensors, JSON)
+    XT_ERR_IO = 3,           // the OS refused (open, stat, mmap, write); errno kept
+    XT_ERR_NOMEM = 4,        // allocation failed
+    XT_ERR_UNSUPPORTED = 5,  // well-formed but not supported (version, type, op)
+    XT_ERR_NOT_FOUND = 6,    // a named key or tensor does not exist
+    XT_ERR_INTERNAL = 7,     // a broken invariant (a bug): file and line in the message
+    XT_ERR_CANCELLED = 8,    // an abort flag stopped a long operation
+} xt_status;
+
+// Message of the last failing call on this thread ("" when none). Borrowed; valid until the
+// next failing call on the same thread.
+const char *xt_last_error(void);
+// errno saved by the last XT_ERR_IO on this thread (0 otherwise).
+int xt_last_errno(void);
+// Short name of a status ("XT_ERR_BAD_FILE").
+const char *xt_status_name(xt_status s);
+
+// ---- logging ----
+typedef enum { XT_LOG_DEBUG = 10, XT_LOG_INFO = 20, XT_LOG_WARN = 30, XT_LOG_ERROR = 40 } xt_log_level;
+// Messages are routed to `fn` (silent when NULL, the default). `fn` may be called from any
+// thread; the message is borrowed for the duration of the call.
+typedef void (*xt_log_fn)(xt_log_level level, const char *msg, void *user);
+void xt_log_set_callback(xt_log_fn fn, void *user);
+
+// ---- dtypes (ggml tensor type ids, as stored in GGUF files) ----
+typedef enum {
+    XT_DTYPE_F32 = 0, XT_DTYPE_F16 = 1, XT_DTYPE_Q4_0 = 2, XT_DTYPE_Q4_1 = 3,
+    XT_DTYPE_Q5_0 = 6, XT_DTYPE_Q5_1 = 7, XT_DTYPE_Q8_0 = 8, XT_DTYPE_Q8_1 = 9,
+    XT_DTYPE_Q2_K = 10, XT_DTYPE_Q3_K = 11, XT_DTYPE_Q4_K = 12, XT_DTYPE_Q5_K = 13,
+    XT_DTYPE_Q6_K = 14, XT_DTYPE_Q8_K = 15, XT_DTYPE_IQ2_XXS = 16, XT_DTYPE_IQ2_XS = 17,
+    XT_DTYPE_IQ3_XXS = 18, XT_DTYPE_IQ1_S = 19, XT_DTYPE_IQ4_NL = 20, XT_DTYPE_IQ3_S = 21,
+    XT_DTYPE_IQ2_S = 22, XT_DTYPE_IQ4_XS = 23, XT_DTYPE_I8 = 24, XT_DTYPE_I16 = 25,
+    XT_DTYPE_I32 = 26, XT_DTYPE_I64 = 27, XT_DTYPE_F64 = 28, XT_DTYPE_IQ1_M = 29,
+    XT_DTYPE_BF16 = 30, XT_DTYPE_TQ1_0 = 34, XT_DTYPE_TQ2_0 = 35, XT_DTYPE_MXFP4 = 39,
+    XT_DTYPE_NVFP4 = 40, XT_DTYPE_Q1_0 = 41, XT_DTYPE_Q2_0 = 42,
+    XT_DTYPE_COUNT = 43,
+} xt_dtype;
+
+typedef struct {
+    const char *name;     // "Q4_K"; NULL for removed ids
+    int64_t block_size;   // elements per block; 0 for removed ids
+    size_t type_size;     // bytes per block
+    bool is_quantized;
+} xt_dtype_info;
+
+// Row of the dtype table, or NULL when `id` is not a valid, present type.
+const xt_dtype_info *xt_dtype_get(uint32_t id);
+// Looks a type up by name (case-insensitive); XT_ERR_INVALID_ARG when unknown.
+xt_status xt_dtype_from_name(const char *name, xt_dtype *out);
+
+// ---- GGUF values ----
+typedef enum {
+    XT_GGUF_UINT8 = 0, XT_GGUF_INT8 = 1, XT_GGUF_UINT16 = 2, XT_GGUF_INT16 = 3,
+    XT_GGUF_UINT32 = 4, XT_GGUF_INT32 = 5, XT_GGUF_FLOAT32 = 6, XT_GGUF_BOOL = 7,
+    XT_GGUF_STRING = 8, XT_GGUF_ARRAY = 9, XT_GGUF_UINT64 = 10, XT_GGUF_INT64 = 11,
+    XT_GGUF_FLOAT64 = 12,
+    XT_GGUF_TYPE_COUNT = 13,
+} xt_gguf_type;
+
+// A metadata value. Strings and fixed-size array payloads point into the file mapping
+// (borrowed; not NUL-terminated, little-endian, possibly unaligned).
+typedef struct xt_gguf_value xt_gguf_value;
+struct xt_gguf_value {
+    xt_gguf_type type;
+    union {
+        uint64_t u64;   // UINT8..UINT64, BOOL (0/1 as stored; any non-zero is true)
+        int64_t i64;    // INT8..INT64, sign-extended
+        double f64;     // FLOAT32 (widened), FLOAT64
+        struct { const char *ptr; uint64_t len; } str;
+        struct {
+            xt_gguf_type elem_type;
+            uint64_t count;
+            const uint8_t *data;        // fixed-size element types: count * elem size bytes
+            const xt_gguf_value *items; // STRING and ARRAY element types: count values
+        } arr;
+    } v;
+};
+
+// Size in bytes of one fixed-size value type; 0 for STRING, ARRAY and invalid ids.
+size_t xt_gguf_type_size(xt_gguf_type t);
+// "uint32", "string", ...; NULL for invalid ids.
+const char *xt_gguf_type_name(xt_gguf_type t);
+
+// ---- GGUF reader ----
+typedef struct xt_gguf xt_gguf;
+
+typedef struct {
+    const char *name;       // NUL-terminated copy, owned by the handle
+    uint32_t n_dims;        // 1..4
+    int64_t ne[4];          // elements per dimension, innermost first (ggml order); unused = 1
+    uint32_t type;          // xt_dtype id
+    uint64_t offset;        // relative to the data section
+    uint64_t nbytes;
+    const uint8_t *data;    // into the mapping (borrowed)
+} xt_gguf_tensor;
+
+// Opens and validates a GGUF file (mmapped, read-only). Caller frees with xt_gguf_free.
+xt_status xt_gguf_open(const char *path, xt_gguf **out);
+// Parses a GGUF image held in memory. `data` is borrowed and must outlive the handle.
+xt_status xt_gguf_open_memory(const void *data, size_t size, xt_gguf **out);
+void xt_gguf_free(xt_gguf *g);  // accepts NULL
+
+uint32_t xt_gguf_version(const xt_gguf *g);
+uint32_t xt_gguf_alignment(const xt_gguf *g);
+uint64_t xt_gguf_data_offset(const xt_gguf *g);   // absolute file offset of the data section
+uint64_t xt_gguf_file_size(const xt_gguf *g);
+int64_t xt_gguf_n_kv(const xt_gguf *g);
+int64_t xt_gguf_n_tensors(const xt_gguf *g);
+// Key i (NUL-terminated, owned by the handle) and its value (borrowed). i must be in range.
+const char *xt_gguf_kv_key(const xt_gguf *g, int64_t i);
+const xt_gguf_value *xt_gguf_kv_value(const xt_gguf *g, int64_t i);
+// Index of a key, or -1.
+int64_t xt_gguf_find_key(const xt_gguf *g, const char *key);
+const xt_gguf_tensor *xt_gguf_tensor_at(const xt_gguf *g, int64_t i);
+// Index of a tensor, or -1.
+int64_t xt_gguf_find_tensor(const xt_gguf *g, const char *name);
+// Value of general.architecture, or NULL (NUL-terminated copy owned by the handle).
+const char *xt_gguf_architecture(const xt_gguf *g);
+
+// ---- memory plan (tensor map) ----
+typedef struct {
+    char architecture[64];       // general.architecture, or "" when absent
+    bool fallback;               // true when the layer layout was probed from tensor names
+    int64_t n_layers;
+    uint64_t non_mapped_size;    // bytes of all tensors outside the repeating blocks
+    const uint64_t *layer_sizes; // n_layers entries (borrowed, owned by the handle)
+} xt_memory_plan;
+
+// Builds (once, then cached) the tensor map and returns the memory plan. For an architecture
+// that is not known, logs one warning naming it.
+xt_status xt_gguf_memory_plan(xt_gguf *g, xt_memory_plan *out);
+
+// ---- GGUF writer ----
+typedef struct xt_gguf_writer xt_gguf_writer;
+
+// Starts a writer (nothing touches the disk before xt_gguf_writer_write). alignment 0 = 32.
+xt_status xt_gguf_writer_new(uint32_t alignment, xt_gguf_writer **out);
+void xt_gguf_writer_free(xt_gguf_writer *w);  // accepts NULL
+// Adds a key; the value (strings, arrays, nested items) is deep-copied.
+xt_status xt_gguf_writer_add_kv(xt_gguf_writer *w, const char *key, const xt_gguf_value *value);
+// Adds a tensor. `data` (nbytes long, as the type requires) is borrowed until write returns.
+xt_status xt_gguf_writer_add_tensor(xt_gguf_writer *w, const char *name, uint32_t n_dims,
+                                    const int64_t *ne, uint32_t type, const void *data,
+                                    size_t nbytes);
+// Writes the file atomically (to a temporary next to `path`, then rename). On failure no
+// output file is left behind.
+xt_status xt_gguf_writer_write(xt_gguf_writer *w, const char *path);
+
+// ---- thread pool ----
+typedef struct xt_threadpool xt_threadpool;
+// fn(task, n_tasks, ctx) is called once for each task index in [0, n_tasks).
+typedef void (*xt_task_fn)(int64_t task, int64_t n_tasks, void *ctx);
+// n_threads <= 0: one per online CPU. Caller frees with xt_threadpool_free.
+xt_status xt_threadpool_new(int n_threads, xt_threadpool **out);
+void xt_threadpool_free(xt_threadpool *p);  // accepts NULL
+int xt_threadpool_size(const xt_threadpool *p);
+// Runs all tasks on the pool's workers and the calling thread; returns when all are done.
+// Not reentrant: one run at a time per pool.
+xt_status xt_threadpool_run(xt_threadpool *p, xt_task_fn fn, void *ctx, int64_t n_tasks);
+
+#ifdef __cplusplus
+}
+#endif
+#endif  // XTRAL_H
