@@ -197,10 +197,7 @@ def test_huge_array_count_fails_fast(write: Callable[[bytes], Path]) -> None:
     [8, 2**40], [2**63 + 8, 4],
 ], ids=str)
 def test_huge_dims(write: Callable[[bytes], Path], dims: list[int]) -> None:
-    data = BASE.patch(f"{EMBD}:dims", "<2Q", *dims) if False else BASE.data
-    off = BASE.offsets[f"{EMBD}:dims"]
-    data = data[:off] + struct.pack("<2Q", *dims) + data[off + 16:]
-    assert_bad(write(data), r"token_embd\.weight")
+    assert_bad(write(BASE.patch(f"{EMBD}:dims", "<2Q", *dims)), r"token_embd\.weight")
 
 
 @pytest.mark.parametrize("n_dims", [0, 5, 0xFFFFFFFF])
@@ -273,7 +270,7 @@ def test_wrong_magic(write: Callable[[bytes], Path], magic: bytes) -> None:
 def test_unsupported_version(write: Callable[[bytes], Path], version: int) -> None:
     err = assert_bad(write(BASE.patch("version", "<I", version)), r"version")
     assert str(version) in str(err)
-    assert any(w in str(err).lower() for w in ("unsupported", "not supported")), str(err)
+    assert any(w in str(err).lower() for w in ("unsupported", "not supported", "no longer supported")), str(err)
 
 
 def test_version_zero(write: Callable[[bytes], Path]) -> None:
@@ -306,14 +303,14 @@ def test_missing_path(tmp_path: Path) -> None:
 
 def test_duplicate_key(write: Callable[[bytes], Path]) -> None:
     kvs = BASE_KVS + [raw_kv("general.name", "again", VT.STRING)]
-    assert_bad(write(build_base(kvs).data), r"duplicate.*general\.name|general\.name.*duplicate")
+    assert_bad(write(build_base(kvs).data), r"general\.name.*(duplicate|more than once)|duplicate.*general\.name")
 
 
 def test_duplicate_tensor_name(write: Callable[[bytes], Path]) -> None:
     infos, _ = layout_tensors(BASE_TENSORS)
     infos[2].name = infos[0].name
     assert_bad(write(build_base(tensors=infos).data),
-               r"duplicate.*token_embd\.weight|token_embd\.weight.*duplicate")
+               r"token_embd\.weight.*(duplicate|more than once)|duplicate.*token_embd\.weight")
 
 
 @pytest.mark.parametrize("kv", [
@@ -356,13 +353,20 @@ def test_deeply_nested_arrays(write: Callable[[bytes], Path]) -> None:
 
 
 def test_invalid_utf8_key_and_name(write: Callable[[bytes], Path]) -> None:
-    kvs = BASE_KVS + [raw_kv("bad.\udcff.key".encode("utf-8", "surrogateescape").decode("latin-1"),
-                             1, VT.UINT8)]
-    kvs[-1].key = b"bad.\xff.key"
+    kvs = BASE_KVS + [RawKV(b"bad.\xff.key", int(VT.UINT8), b"\x01")]
     open_and_walk(write(build_base(kvs).data))
     infos, _ = layout_tensors(BASE_TENSORS)
     infos[1].name = b"blk.0.\xc3(.weight"
     open_and_walk(write(build_base(tensors=infos).data))
+
+
+def test_zero_dim_tensor(write: Callable[[bytes], Path]) -> None:
+    """n_dims = 0 is a one-element scalar in ggml and gguf-py; it reads like the reference."""
+    kvs = [raw_kv("general.architecture", "llama", VT.STRING)]
+    path = write(build_gguf(kvs, [RawTensor(b"t.0d", [], int(QT.F32), 0)], struct.pack("<f", 1.5)).data)
+    with xtral.GGUFFile(str(path)) as f:
+        assert_file_matches_reader(f, gguf.GGUFReader(path))
+        assert f.tensor("t.0d").shape == () and float(f.tensor("t.0d")) == 1.5
 
 
 def test_long_tensor_name(write: Callable[[bytes], Path]) -> None:

@@ -344,10 +344,9 @@ _TEXT = st.text(max_size=12)
 
 
 @st.composite
-def typed_values(draw: st.DrawFn, depth: int = 0) -> tuple[Any, Any, str]:
-    """(xtral.GGUFValue, expected value, expected type string)."""
-    kind = draw(st.sampled_from(["scalar", "string", "array", "string_array", "nested"]
-                                if depth < 2 else ["array", "string_array"]))
+def typed_values(draw: st.DrawFn) -> tuple[Any, Any, str]:
+    """(xtral.GGUFValue, expected value, expected type string) of any type."""
+    kind = draw(st.sampled_from(["scalar", "string", "array"]))
     if kind == "scalar":
         vt = draw(st.sampled_from(_FIXED_TYPES))
         v = draw(_scalar(vt))
@@ -355,14 +354,21 @@ def typed_values(draw: st.DrawFn, depth: int = 0) -> tuple[Any, Any, str]:
     if kind == "string":
         v = draw(_TEXT)
         return xtral.GGUFValue(v, "string"), v, "string"
-    if kind == "array":
+    return draw(array_values())
+
+
+@st.composite
+def array_values(draw: st.DrawFn, depth: int = 0) -> tuple[Any, Any, str]:
+    """An array value: of a fixed-size type, of strings, or (up to 3 levels) of arrays."""
+    kind = draw(st.sampled_from(["fixed", "string", "nested"] if depth < 2 else ["fixed", "string"]))
+    if kind == "fixed":
         vt = draw(st.sampled_from(_FIXED_TYPES))
         v = draw(st.lists(_scalar(vt), max_size=6))
         return (xtral.GGUFValue(v, "array", value_type_name(vt)), *expected_value(v, VT.ARRAY, vt))
-    if kind == "string_array":
+    if kind == "string":
         v = draw(st.lists(_TEXT, max_size=6))
         return xtral.GGUFValue(v, "array", "string"), v, "array[string]"
-    items = draw(st.lists(typed_values(depth + 1), max_size=4))
+    items = draw(st.lists(array_values(depth + 1), max_size=4))
     inner_type = items[0][2] if items else "array"
     return (xtral.GGUFValue([i[0] for i in items], "array", "array"), [i[1] for i in items],
             f"array[{inner_type}]")

@@ -213,7 +213,7 @@ static xt_status read_kvs(xt_gguf *g, cursor *c) {
         XT_TRY(dup_name(kp, klen, "key", &g->keys[i]));
         const char *key = g->keys[i];
         XT_RETURN_IF(!xt_strmap_insert(&g->key_index, key, i), XT_ERR_BAD_FILE,
-                     "GGUF key '%s' appears more than once", key);
+                     "GGUF duplicate key '%s': it appears more than once", key);
         uint32_t type;
         XT_TRY(read_u32(c, &type, "value type"));
         XT_RETURN_IF(type >= XT_GGUF_TYPE_COUNT, XT_ERR_BAD_FILE,
@@ -248,7 +248,7 @@ static xt_status read_tensor_info(xt_gguf *g, cursor *c, int64_t i) {
                  nlen, XT_GGUF_MAX_NAME);
     XT_TRY(dup_name(np, nlen, "tensor name", (char **)&t->name));
     XT_RETURN_IF(!xt_strmap_insert(&g->tensor_index, t->name, i), XT_ERR_BAD_FILE,
-                 "GGUF tensor '%s' appears more than once", t->name);
+                 "GGUF duplicate tensor name '%s': it appears more than once", t->name);
     XT_TRY(read_u32(c, &t->n_dims, "tensor n_dims"));
     XT_RETURN_IF(t->n_dims > XT_GGUF_MAX_DIMS, XT_ERR_BAD_FILE,
                  "GGUF tensor '%s': %u dimensions (at most %d)", t->name, t->n_dims,

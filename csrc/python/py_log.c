@@ -1,5 +1,7 @@
 // py_log.c — routes the C core's log hook to Python's logging logger "xtral". The hook may
 // fire on any thread, with or without the GIL, so it takes the GIL itself.
+#include <string.h>
+
 #include "python/module_state.h"
 
 static void log_to_python(xt_log_level level, const char *msg, void *user) {
@@ -10,7 +12,10 @@ static void log_to_python(xt_log_level level, const char *msg, void *user) {
     PyErr_Fetch(&et, &ev, &tb);
     PyObject *logging = PyImport_ImportModule("logging");  // new
     PyObject *logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "xtral") : NULL;
-    PyObject *r = logger ? PyObject_CallMethod(logger, "log", "is", (int)level, msg) : NULL;
+    // Messages may quote untrusted names: decode leniently.
+    PyObject *text = logger ? PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "backslashreplace")
+                            : NULL;  // new, stolen by "N"
+    PyObject *r = text ? PyObject_CallMethod(logger, "log", "iN", (int)level, text) : NULL;
     if (r == NULL) PyErr_WriteUnraisable(NULL);  // a broken handler must not break the call
     Py_XDECREF(r);
     Py_XDECREF(logger);

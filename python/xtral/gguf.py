@@ -296,8 +296,10 @@ def _encode(value: Any, type_: str, elem_type: str | None, key: str) -> Any:
         dt = _NUMPY_OF_VALUE_TYPE[et]
         if isinstance(value, (bytes, bytearray)):
             arr = np.frombuffer(bytes(value), dtype=np.uint8)
+        elif isinstance(value, np.ndarray):
+            arr = value
         else:
-            arr = np.asarray(value)
+            arr = _list_to_array(list(value), et, dt, key)
         if arr.ndim != 1:
             raise ValueError(f"key {key!r}: array must be 1-D, got shape {arr.shape}")
         if et in ("float32", "float64"):
@@ -323,6 +325,22 @@ def _encode(value: Any, type_: str, elem_type: str | None, key: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"key {key!r}: {type_} value must be an int, not {type(value).__name__}")
     return value
+
+
+def _list_to_array(items: list[Any], et: str, dt: np.dtype, key: str) -> np.ndarray:
+    """A Python list as a 1-D array of `dt`, range-checked item by item (NumPy would turn
+    integers beyond int64 into float64)."""
+    if et in ("float32", "float64", "bool"):
+        return np.asarray(items, dtype=np.float64 if et != "bool" else bool)
+    info = np.iinfo(dt)
+    for x in items:
+        if isinstance(x, np.integer):
+            x = int(x)
+        if not isinstance(x, int) or isinstance(x, bool):
+            raise TypeError(f"key {key!r}: {et} array needs integers, got {type(x).__name__}")
+        if not info.min <= x <= info.max:
+            raise OverflowError(f"key {key!r}: array value {x} does not fit {et}")
+    return np.array(items, dtype=dt)
 
 
 def _encode_nested(value: Any, key: str) -> tuple[int, Any]:
@@ -382,6 +400,8 @@ def write_gguf(path: Union[str, os.PathLike[str]], metadata: Mapping[str, Any],
             if int(given_value) != alignment:
                 raise ValueError(f"alignment={alignment} disagrees with metadata "
                                  f"general.alignment={given_value}")
+        if given is None:  # an explicit alignment is always recorded in the file
+            metadata = {**metadata, "general.alignment": GGUFValue(alignment, "uint32")}
     kvs: list[tuple[str, int, Any]] = []
     for key, value in metadata.items():
         if not isinstance(key, str):
