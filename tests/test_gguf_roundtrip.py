@@ -20,6 +20,7 @@ from gguf import GGMLQuantizationType as QT
 from gguf import GGUFValueType as VT
 from gguf_helpers import (
     KV,
+    GGUFFactory,
     NATIVE_TENSOR_DTYPES,
     SCALAR_DTYPES,
     TensorSpec,
@@ -35,7 +36,6 @@ from gguf_helpers import (
     reader_tensor_rows,
     set_version,
     value_type_name,
-    write_reference_gguf,
 )
 
 # ---- helpers ----
@@ -86,7 +86,7 @@ def test_gguf_writer_accepts_nearly_every_type() -> None:
 
 
 @pytest.mark.parametrize("alignment", [None, 32, 64])
-def test_reference_file_read_by_xtral(make_gguf, alignment: int | None) -> None:
+def test_reference_file_read_by_xtral(make_gguf: GGUFFactory, alignment: int | None) -> None:
     specs, _ = writable_specs()
     path = make_gguf(all_value_kvs(), specs, alignment=alignment)
     reader = gguf.GGUFReader(path)
@@ -98,7 +98,7 @@ def test_reference_file_read_by_xtral(make_gguf, alignment: int | None) -> None:
         assert all(info.offset % f.alignment == 0 for info in f.tensors.values())
 
 
-def test_version_2_file_read_by_xtral(make_gguf) -> None:
+def test_version_2_file_read_by_xtral(make_gguf: GGUFFactory) -> None:
     path = make_gguf(all_value_kvs(), all_type_tensor_specs()[:4])
     set_version(path, 2)
     reader = gguf.GGUFReader(path)
@@ -107,7 +107,7 @@ def test_version_2_file_read_by_xtral(make_gguf) -> None:
         assert_file_matches_reader(f, reader)
 
 
-def test_file_without_architecture(make_gguf) -> None:
+def test_file_without_architecture(make_gguf: GGUFFactory) -> None:
     path = make_gguf([KV("x.y", 1, VT.UINT8)], arch=None)
     with xtral.GGUFFile(str(path)) as f:
         assert f.architecture is None
@@ -115,7 +115,7 @@ def test_file_without_architecture(make_gguf) -> None:
         assert f.tensors == {} and f.tensor_data_size == 0
 
 
-def test_tensor_arrays_match_reader(make_gguf) -> None:
+def test_tensor_arrays_match_reader(make_gguf: GGUFFactory) -> None:
     specs = all_type_tensor_specs()
     path = make_gguf(tensors=specs)
     reader = gguf.GGUFReader(path)
@@ -154,7 +154,7 @@ def test_dtype_info_matches_gguf() -> None:
 # ---- GGUFFile API behaviour ----
 
 
-def test_context_manager_and_close(make_gguf) -> None:
+def test_context_manager_and_close(make_gguf: GGUFFactory) -> None:
     specs = all_type_tensor_specs()[:3]
     path = make_gguf(tensors=specs)
     f = xtral.GGUFFile(str(path))
@@ -174,13 +174,13 @@ def test_context_manager_and_close(make_gguf) -> None:
         g.tensor_bytes(specs[0].name)
 
 
-def test_accepts_pathlike(make_gguf) -> None:
+def test_accepts_pathlike(make_gguf: GGUFFactory) -> None:
     path = make_gguf([KV("x.y", 1, VT.UINT8)])
     with xtral.GGUFFile(path) as f:
         assert f.path == str(path)
 
 
-def test_views_outlive_close_without_crash(make_gguf) -> None:
+def test_views_outlive_close_without_crash(make_gguf: GGUFFactory) -> None:
     """A view taken before close() must stay readable or close() must refuse (BufferError);
     it must never touch unmapped memory. Run in a child so a crash is a failure, not an abort."""
     spec = all_type_tensor_specs()[0]
@@ -279,6 +279,19 @@ def test_write_gguf_nested_with_typed_items(tmp_path: Path) -> None:
     assert got["n"][1] == "array[array[uint16]]"
     assert_value_equal(got["n"][0], [np.array([1, 2], np.uint16), np.array([], np.uint16), ["s"]])
     assert got["e"] == ([], "array[array]")
+
+
+def test_write_gguf_alignment_from_metadata(tmp_path: Path) -> None:
+    """general.alignment given as metadata governs the layout, as the reference reader sees it."""
+    path = tmp_path / "al.gguf"
+    specs = all_type_tensor_specs()[:3]
+    xtral.write_gguf(str(path), {"general.alignment": xtral.GGUFValue(128, "uint32")},
+                     {s.name: to_xtral_tensor(s) for s in specs})
+    reader = gguf.GGUFReader(path)
+    assert int(reader.alignment) == 128 and int(reader.data_offset) % 128 == 0
+    assert all(r.offset % 128 == 0 for r in reader_tensor_rows(reader))
+    for t, spec in zip(reader.tensors, specs):
+        assert reader_tensor_bytes(t) == spec.ggml_bytes(), spec.name
 
 
 @pytest.mark.parametrize("alignment", [0, 3, 48, 2**32 + 1, -32])

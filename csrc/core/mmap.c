@@ -10,7 +10,8 @@
 #include "core/status.h"
 
 xt_status xt_mapping_open(const char *path, xt_mapping *out) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO with no writer must fail at once instead of blocking.
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return xt_error_errno(errno, "cannot open '%s'", path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -24,7 +25,7 @@ xt_status xt_mapping_open(const char *path, xt_mapping *out) {
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return xt_error(XT_ERR_INVALID_ARG, "'%s' is not a regular file", path);
+        return xt_error(XT_ERR_BAD_FILE, "'%s' is not a regular file", path);
     }
     xt_mapping m = {.data = NULL, .size = (size_t)st.st_size};
     if (m.size > 0) {
