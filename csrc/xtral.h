@@ -117,7 +117,7 @@ typedef struct xt_gguf xt_gguf;
 
 typedef struct {
     const char *name;       // NUL-terminated copy, owned by the handle
-    uint32_t n_dims;        // 1..4
+    uint32_t n_dims;        // 0..4 (0: a one-element scalar, as ggml and gguf-py allow)
     int64_t ne[4];          // elements per dimension, innermost first (ggml order); unused = 1
     uint32_t type;          // xt_dtype id
     uint64_t offset;        // relative to the data section
