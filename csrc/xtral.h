@@ -64,7 +64,10 @@ typedef enum {
     XT_DTYPE_I32 = 26, XT_DTYPE_I64 = 27, XT_DTYPE_F64 = 28, XT_DTYPE_IQ1_M = 29,
     XT_DTYPE_BF16 = 30, XT_DTYPE_TQ1_0 = 34, XT_DTYPE_TQ2_0 = 35, XT_DTYPE_MXFP4 = 39,
     XT_DTYPE_NVFP4 = 40, XT_DTYPE_Q1_0 = 41, XT_DTYPE_Q2_0 = 42,
-    XT_DTYPE_COUNT = 43,
+    XT_GGML_TYPE_COUNT = 43,   // ids below this are ggml's and may appear in GGUF files
+    // xtral's own element formats (never stored in GGUF): FP8 with 128x128 block scales.
+    XT_DTYPE_FP8_E4M3 = 64, XT_DTYPE_FP8_E5M2 = 65,
+    XT_DTYPE_COUNT = 66,
 } xt_dtype;
 
 typedef struct {

@@ -46,6 +46,9 @@ const xt_dtype_traits xt_dtype_table[XT_DTYPE_COUNT] = {
     ROW(XT_DTYPE_NVFP4, "NVFP4", 64, 36, true),
     ROW(XT_DTYPE_Q1_0, "Q1_0", 128, 18, true),
     ROW(XT_DTYPE_Q2_0, "Q2_0", 64, 18, true),
+    // Element formats: the 128x128 block scales are a separate float32 grid.
+    ROW(XT_DTYPE_FP8_E4M3, "FP8_E4M3", 1, 1, true),
+    ROW(XT_DTYPE_FP8_E5M2, "FP8_E5M2", 1, 1, true),
 };
 
 const xt_dtype_info *xt_dtype_get(uint32_t id) {

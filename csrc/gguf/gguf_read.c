@@ -262,7 +262,7 @@ static xt_status read_tensor_info(xt_gguf *g, cursor *c, int64_t i) {
         t->ne[d] = (int64_t)ne;
     }
     XT_TRY(read_u32(c, &t->type, "tensor type"));
-    const xt_dtype_info *info = xt_dtype_get(t->type);
+    const xt_dtype_info *info = t->type < XT_GGML_TYPE_COUNT ? xt_dtype_get(t->type) : NULL;
     XT_RETURN_IF(info == NULL, XT_ERR_BAD_FILE, "GGUF tensor '%s': unknown tensor type id %u",
                  t->name, t->type);
     XT_TRY(read_u64(c, &t->offset, "tensor offset"));

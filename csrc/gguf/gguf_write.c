@@ -118,9 +118,9 @@ xt_status xt_gguf_writer_add_tensor(xt_gguf_writer *w, const char *name, uint32_
     }
     XT_RETURN_IF(n_dims > XT_GGUF_MAX_DIMS, XT_ERR_INVALID_ARG,
                  "tensor '%s' has %u dimensions (at most %d)", name, n_dims, XT_GGUF_MAX_DIMS);
-    const xt_dtype_info *info = xt_dtype_get(type);
-    XT_RETURN_IF(info == NULL, XT_ERR_INVALID_ARG, "tensor '%s': unknown tensor type id %u", name,
-                 type);
+    const xt_dtype_info *info = type < XT_GGML_TYPE_COUNT ? xt_dtype_get(type) : NULL;
+    XT_RETURN_IF(info == NULL, XT_ERR_INVALID_ARG,
+                 "tensor '%s': type id %u cannot be stored in GGUF", name, type);
     writer_tensor t = {.n_dims = n_dims, .type = type, .data = data, .nbytes = nbytes};
     for (int d = 0; d < XT_GGUF_MAX_DIMS; d++) t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
     size_t expect;

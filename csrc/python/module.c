@@ -108,6 +108,7 @@ static int module_exec(PyObject *m) {
     if (st->GGUFHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->GGUFHandleType) < 0) return -1;
     if (PyModule_AddIntConstant(m, "DTYPE_COUNT", XT_DTYPE_COUNT) < 0) return -1;
+    if (PyModule_AddFunctions(m, xt_quant_methods) < 0) return -1;
     xt_py_log_install();
     return 0;
 }

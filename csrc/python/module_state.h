@@ -35,5 +35,6 @@ PyObject *xt_py_write_gguf(PyObject *module, PyObject *args);  // py_gguf_write.
 PyObject *xt_gguf_value_to_py(const xt_gguf_value *v);          // py_gguf_meta.c
 PyObject *xt_gguf_value_type_str(const xt_gguf_value *v);       // py_gguf_meta.c
 void xt_py_log_install(void);                                   // py_log.c
+extern PyMethodDef xt_quant_methods[];                           // py_quant.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H

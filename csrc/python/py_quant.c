@@ -1,0 +1,413 @@
+// py_quant.c — the quantization functions of xtral._core: quantize/dequantize rows, the
+// quantized matmul, SIMD level control and FP8 block-scaled matrices. python/xtral/quant.py
+// builds Quantizer and QTensor on top. Arrays are checked with the GIL held; the C work runs
+// with it released.
+#include "python/module_state.h"
+#include "core/dtype.h"
+#include "ops/ops.h"
+#include "quant/fp8.h"
+#include "quant/quant.h"
+
+// ---- argument helpers ----
+
+static const xt_dtype_info *type_arg(int type_id) {
+    const xt_dtype_info *info = type_id >= 0 ? xt_dtype_get((uint32_t)type_id) : NULL;
+    if (info == NULL) PyErr_Format(PyExc_ValueError, "unknown tensor type id %d", type_id);
+    return info;
+}
+
+// A C-contiguous float32 array of `ndim` dimensions (borrowed check, no conversion).
+static int check_f32(PyObject *obj, int ndim, const char *what) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a NumPy array, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != NPY_FLOAT32) {
+        PyErr_Format(PyExc_TypeError, "%s must be float32, got %s", what,
+                     PyArray_DESCR(a)->typeobj->tp_name);
+        return -1;
+    }
+    if (PyArray_NDIM(a) != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimension(s), got %d", what, ndim,
+                     PyArray_NDIM(a));
+        return -1;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a) || PyArray_ISBYTESWAPPED(a)) {
+        PyErr_Format(PyExc_ValueError, "%s must be C-contiguous, aligned and native-endian", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int row_bytes(const xt_dtype_info *info, uint32_t type, int64_t n, size_t *out) {
+    if (!xt_dtype_row_size(type, n, out)) {
+        PyErr_Format(PyExc_ValueError, "row length %lld is not a multiple of the %s block size %lld",
+                     (long long)n, info->name, (long long)info->block_size);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *new_array(int nd, npy_intp d0, npy_intp d1, int typenum) {
+    npy_intp dims[2] = {d0, d1};
+    return PyArray_SimpleNew(nd, dims, typenum);
+}
+
+// ---- parallel row loops ----
+
+typedef struct {
+    const float *src;
+    uint8_t *dst;
+    int64_t n;
+    size_t row_bytes;
+    const float *imatrix;
+    xt_quant_row_fn fn;
+} quant_job;
+
+static void quant_task(int64_t r, int64_t n_tasks, void *p) {
+    (void)n_tasks;
+    const quant_job *j = p;
+    j->fn(j->src + r * j->n, j->dst + (size_t)r * j->row_bytes, j->n, j->imatrix);
+}
+
+// Runs fn over `n` tasks on a pool of `threads` (created for this call).
+static xt_status run_pool(int threads, xt_task_fn fn, void *ctx, int64_t n) {
+    if (threads == 1 || n <= 1) {
+        for (int64_t i = 0; i < n; i++) fn(i, n, ctx);
+        return XT_OK;
+    }
+    xt_threadpool *pool = NULL;
+    xt_status s = xt_threadpool_new(threads, &pool);
+    if (s == XT_OK) s = xt_threadpool_run(pool, fn, ctx, n);
+    xt_threadpool_free(pool);
+    return s;
+}
+
+// ---- quantize / dequantize ----
+
+static PyObject *py_quantize_rows(PyObject *module, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"x", "type_id", "imatrix", "threads", NULL};
+    PyObject *x, *imatrix = Py_None;  // borrowed
+    int type_id, threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oi|Oi:quantize_rows", kwlist, &x, &type_id,
+                                     &imatrix, &threads)) {
+        return NULL;
+    }
+    const xt_dtype_info *info = type_arg(type_id);
+    if (info == NULL || check_f32(x, 2, "x") < 0) return NULL;
+    const xt_quant_traits *qt = xt_quant_traits_get((xt_dtype)type_id);
+    if (qt == NULL || qt->from_float == NULL) {
+        PyErr_Format(PyExc_ValueError, "cannot quantize to %s", info->name);
+        return NULL;
+    }
+    PyArrayObject *xa = (PyArrayObject *)x;
+    int64_t rows = PyArray_DIM(xa, 0), n = PyArray_DIM(xa, 1);
+    size_t rb;
+    if (row_bytes(info, (uint32_t)type_id, n, &rb) < 0) return NULL;
+    const float *im = NULL;
+    if (imatrix != Py_None) {
+        if (check_f32(imatrix, 1, "imatrix") < 0) return NULL;
+        if (PyArray_DIM((PyArrayObject *)imatrix, 0) != n) {
+            PyErr_Format(PyExc_ValueError, "imatrix has %lld entries; the rows have %lld columns",
+                         (long long)PyArray_DIM((PyArrayObject *)imatrix, 0), (long long)n);
+            return NULL;
+        }
+        im = PyArray_DATA((PyArrayObject *)imatrix);
+    }
+    if (threads < 1 || threads > 1024) {
+        PyErr_Format(PyExc_ValueError, "threads must be in [1, 1024], got %d", threads);
+        return NULL;
+    }
+    PyObject *out = new_array(2, (npy_intp)rows, (npy_intp)rb, NPY_UINT8);  // new
+    if (out == NULL) return NULL;
+    quant_job j = {PyArray_DATA(xa), PyArray_DATA((PyArrayObject *)out), n, rb, im, qt->from_float};
+    xt_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = run_pool(threads, quant_task, &j, rows);
+    Py_END_ALLOW_THREADS
+    if (s != XT_OK) {
+        Py_DECREF(out);
+        return xt_raise_status(xt_state_from_module(module), s);
+    }
+    return out;
+}
+
+static PyObject *py_dequantize_rows(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer raw;
+    int type_id;
+    long long n;
+    if (!PyArg_ParseTuple(args, "y*iL:dequantize_rows", &raw, &type_id, &n)) return NULL;
+    PyObject *out = NULL;  // new
+    const xt_dtype_info *info = type_arg(type_id);
+    const xt_quant_traits *qt = info ? xt_quant_traits_get((xt_dtype)type_id) : NULL;
+    size_t rb;
+    if (info == NULL) goto done;
+    if (qt == NULL || qt->to_float == NULL) {
+        PyErr_Format(PyExc_ValueError, "cannot dequantize %s", info->name);
+        goto done;
+    }
+    if (n <= 0) {
+        PyErr_Format(PyExc_ValueError, "row length must be positive, got %lld", n);
+        goto done;
+    }
+    if (row_bytes(info, (uint32_t)type_id, n, &rb) < 0) goto done;
+    if ((size_t)raw.len % rb != 0) {
+        PyErr_Format(PyExc_ValueError, "%zd bytes is not a whole number of %s rows of %lld (%zu bytes each)",
+                     raw.len, info->name, n, rb);
+        goto done;
+    }
+    int64_t rows = (int64_t)((size_t)raw.len / rb);
+    out = new_array(2, (npy_intp)rows, (npy_intp)n, NPY_FLOAT32);
+    if (out == NULL) goto done;
+    float *dst = PyArray_DATA((PyArrayObject *)out);
+    xt_dequant_row_fn fn = xt_quant_kernels_get()->to_float[type_id];
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t r = 0; r < rows; r++) fn((const uint8_t *)raw.buf + (size_t)r * rb, dst + r * n, n);
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&raw);
+    return out;
+}
+
+// ---- matmul and dot products ----
+
+static PyObject *py_matmul(PyObject *module, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"w", "type_id", "n_in", "x", "threads", "scales", NULL};
+    Py_buffer w;
+    int type_id, threads = 1;
+    long long n_in;
+    PyObject *x, *scales = Py_None;  // borrowed
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*iLO|iO:matmul", kwlist, &w, &type_id, &n_in,
+                                     &x, &threads, &scales)) {
+        return NULL;
+    }
+    PyObject *out = NULL;  // new
+    xt_module_state *st = xt_state_from_module(module);
+    const xt_dtype_info *info = type_arg(type_id);
+    size_t rb;
+    if (info == NULL || check_f32(x, 2, "x") < 0) goto done;
+    if (n_in <= 0 || PyArray_DIM((PyArrayObject *)x, 1) != n_in) {
+        PyErr_Format(PyExc_ValueError, "x has %lld columns; the weight rows have %lld",
+                     (long long)PyArray_DIM((PyArrayObject *)x, 1), n_in);
+        goto done;
+    }
+    if (row_bytes(info, (uint32_t)type_id, n_in, &rb) < 0) goto done;
+    if ((size_t)w.len % rb != 0) {
+        PyErr_Format(PyExc_ValueError, "weight data is not a whole number of rows");
+        goto done;
+    }
+    if (threads < 1 || threads > 1024) {
+        PyErr_Format(PyExc_ValueError, "threads must be in [1, 1024], got %d", threads);
+        goto done;
+    }
+    int64_t n_out = (int64_t)((size_t)w.len / rb), n_tok = PyArray_DIM((PyArrayObject *)x, 0);
+    const float *sc = NULL;
+    if (scales != Py_None) {
+        if (check_f32(scales, 2, "scales") < 0) goto done;
+        if (PyArray_DIM((PyArrayObject *)scales, 0) != xt_fp8_grid(n_out) ||
+            PyArray_DIM((PyArrayObject *)scales, 1) != xt_fp8_grid(n_in)) {
+            PyErr_SetString(PyExc_ValueError, "scales must have shape (ceil(out/128), ceil(in/128))");
+            goto done;
+        }
+        sc = PyArray_DATA((PyArrayObject *)scales);
+    }
+    out = new_array(2, (npy_intp)n_tok, (npy_intp)n_out, NPY_FLOAT32);
+    if (out == NULL) goto done;
+    xt_matmul_args a = {.w = w.buf, .type = (xt_dtype)type_id, .n_out = n_out, .n_in = n_in,
+                        .w_scales = sc, .x = PyArray_DATA((PyArrayObject *)x), .n_tok = n_tok,
+                        .y = PyArray_DATA((PyArrayObject *)out)};
+    xt_status s;
+    Py_BEGIN_ALLOW_THREADS
+    xt_threadpool *pool = NULL;
+    xt_matmul_ctx *ctx = NULL;
+    s = threads > 1 ? xt_threadpool_new(threads, &pool) : XT_OK;
+    if (s == XT_OK) s = xt_matmul_ctx_new(pool, &ctx);
+    if (s == XT_OK) s = xt_matmul_q(ctx, &a);
+    xt_matmul_ctx_free(ctx);
+    xt_threadpool_free(pool);
+    Py_END_ALLOW_THREADS
+    if (s != XT_OK) {
+        Py_CLEAR(out);
+        xt_raise_status(st, s);
+    }
+done:
+    PyBuffer_Release(&w);
+    return out;
+}
+
+static PyObject *py_vec_dot_rows(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer w, a;
+    int type_id;
+    long long n;
+    if (!PyArg_ParseTuple(args, "y*iy*L:vec_dot_rows", &w, &type_id, &a, &n)) return NULL;
+    PyObject *out = NULL;
+    const xt_dtype_info *info = type_arg(type_id);
+    const xt_quant_traits *qt = info ? xt_quant_traits_get((xt_dtype)type_id) : NULL;
+    size_t wb, ab;
+    if (info == NULL) goto done;
+    if (qt == NULL || xt_quant_kernels_get()->vec_dot[type_id] == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s has no dot product", info->name);
+        goto done;
+    }
+    if (n <= 0 || row_bytes(info, (uint32_t)type_id, n, &wb) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "n must be positive");
+        goto done;
+    }
+    const xt_dtype_info *ainfo = xt_dtype_get((uint32_t)qt->vec_dot_type);
+    if (row_bytes(ainfo, (uint32_t)qt->vec_dot_type, n, &ab) < 0) goto done;
+    if ((size_t)w.len != wb || (size_t)a.len != ab) {
+        PyErr_Format(PyExc_ValueError, "rows must be %zu (%s) and %zu (%s) bytes, got %zd and %zd",
+                     wb, info->name, ab, ainfo->name, w.len, a.len);
+        goto done;
+    }
+    out = PyFloat_FromDouble(xt_quant_kernels_get()->vec_dot[type_id](n, w.buf, a.buf));
+done:
+    PyBuffer_Release(&w);
+    PyBuffer_Release(&a);
+    return out;
+}
+
+static PyObject *py_quantize_act(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *x;  // borrowed
+    int type_id;
+    if (!PyArg_ParseTuple(args, "Oi:quantize_act", &x, &type_id)) return NULL;
+    const xt_dtype_info *info = type_arg(type_id);
+    if (info == NULL || check_f32(x, 1, "x") < 0) return NULL;
+    xt_quant_act_fn fn = xt_quant_kernels_get()->quantize_act[type_id];
+    if (fn == NULL) {
+        PyErr_Format(PyExc_ValueError, "%s is not an activation format", info->name);
+        return NULL;
+    }
+    int64_t n = PyArray_DIM((PyArrayObject *)x, 0);
+    size_t rb;
+    if (row_bytes(info, (uint32_t)type_id, n, &rb) < 0) return NULL;
+    PyObject *out = new_array(1, (npy_intp)rb, 0, NPY_UINT8);  // new
+    if (out == NULL) return NULL;
+    fn(PyArray_DATA((PyArrayObject *)x), PyArray_DATA((PyArrayObject *)out), n);
+    return out;
+}
+
+// ---- SIMD levels and traits ----
+
+static PyObject *py_simd_levels(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    xt_simd_level max = xt_simd_detect();
+    PyObject *list = PyList_New(0);  // new
+    for (int l = 0; list && l <= (int)max; l++) {
+        PyObject *s = PyUnicode_FromString(xt_simd_level_name((xt_simd_level)l));  // new
+        if (s == NULL || PyList_Append(list, s) < 0) Py_CLEAR(list);
+        Py_XDECREF(s);
+    }
+    return list;
+}
+
+static PyObject *py_simd_level(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromString(xt_simd_level_name(xt_quant_kernels_get()->level));
+}
+
+static PyObject *py_set_simd(PyObject *module, PyObject *arg) {
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL) return NULL;
+    for (int l = 0; l < XT_SIMD_COUNT; l++) {
+        if (strcmp(name, xt_simd_level_name((xt_simd_level)l)) == 0) {
+            xt_status s = xt_simd_set_level((xt_simd_level)l);
+            if (s != XT_OK) return xt_raise_status(xt_state_from_module(module), s);
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "unknown SIMD level '%s' (scalar, avx2, avx512)", name);
+    return NULL;
+}
+
+static PyObject *py_quant_traits(PyObject *module, PyObject *arg) {
+    (void)module;
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    const xt_dtype_info *info = type_arg((int)id);
+    if (info == NULL) return NULL;
+    const xt_quant_traits *qt = xt_quant_traits_get((xt_dtype)id);
+    return Py_BuildValue("{s:O,s:O,s:i,s:O,s:O}", "can_dequantize",
+                         qt && qt->to_float ? Py_True : Py_False, "can_quantize",
+                         qt && qt->from_float ? Py_True : Py_False, "vec_dot_type",
+                         qt ? (int)qt->vec_dot_type : -1, "has_matmul",
+                         qt && (qt->vec_dot || id == XT_DTYPE_FP8_E4M3 || id == XT_DTYPE_FP8_E5M2)
+                             ? Py_True : Py_False,
+                         "uses_imatrix", qt && qt->uses_imatrix ? Py_True : Py_False);
+}
+
+// ---- FP8 block-scaled matrices ----
+
+static PyObject *py_fp8_quantize(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (check_f32(arg, 2, "x") < 0) return NULL;
+    PyArrayObject *x = (PyArrayObject *)arg;
+    int64_t rows = PyArray_DIM(x, 0), cols = PyArray_DIM(x, 1);
+    PyObject *q = new_array(2, (npy_intp)rows, (npy_intp)cols, NPY_UINT8);          // new
+    PyObject *s = q ? new_array(2, (npy_intp)xt_fp8_grid(rows), (npy_intp)xt_fp8_grid(cols),
+                                NPY_FLOAT32) : NULL;                                  // new
+    if (s == NULL) {
+        Py_XDECREF(q);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    xt_fp8_quantize_matrix(PyArray_DATA(x), rows, cols, PyArray_DATA((PyArrayObject *)q),
+                           PyArray_DATA((PyArrayObject *)s));
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(NN)", q, s);
+}
+
+static PyObject *py_fp8_dequantize(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *q, *scales;  // borrowed
+    int e5m2;
+    if (!PyArg_ParseTuple(args, "OOp:fp8_dequantize", &q, &scales, &e5m2)) return NULL;
+    if (!PyArray_Check(q) || PyArray_TYPE((PyArrayObject *)q) != NPY_UINT8 ||
+        PyArray_NDIM((PyArrayObject *)q) != 2 || !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)q)) {
+        PyErr_SetString(PyExc_TypeError, "q must be a C-contiguous 2-D uint8 array");
+        return NULL;
+    }
+    if (check_f32(scales, 2, "scales") < 0) return NULL;
+    int64_t rows = PyArray_DIM((PyArrayObject *)q, 0), cols = PyArray_DIM((PyArrayObject *)q, 1);
+    if (PyArray_DIM((PyArrayObject *)scales, 0) != xt_fp8_grid(rows) ||
+        PyArray_DIM((PyArrayObject *)scales, 1) != xt_fp8_grid(cols)) {
+        PyErr_SetString(PyExc_ValueError, "scales must have shape (ceil(rows/128), ceil(cols/128))");
+        return NULL;
+    }
+    PyObject *out = new_array(2, (npy_intp)rows, (npy_intp)cols, NPY_FLOAT32);  // new
+    if (out == NULL) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    xt_fp8_dequantize_rows(PyArray_DATA((PyArrayObject *)q), PyArray_DATA((PyArrayObject *)scales),
+                           cols, 0, rows, e5m2 != 0, PyArray_DATA((PyArrayObject *)out));
+    Py_END_ALLOW_THREADS
+    return out;
+}
+
+PyMethodDef xt_quant_methods[] = {
+    {"quantize_rows", (PyCFunction)(void (*)(void))py_quantize_rows, METH_VARARGS | METH_KEYWORDS,
+     "quantize_rows(x, type_id, imatrix=None, threads=1) -> uint8 [rows, row_bytes]"},
+    {"dequantize_rows", py_dequantize_rows, METH_VARARGS,
+     "dequantize_rows(raw, type_id, n_per_row) -> float32 [rows, n_per_row]"},
+    {"matmul", (PyCFunction)(void (*)(void))py_matmul, METH_VARARGS | METH_KEYWORDS,
+     "matmul(w, type_id, n_in, x, threads=1, scales=None) -> float32 [n_tok, n_out]"},
+    {"vec_dot_rows", py_vec_dot_rows, METH_VARARGS,
+     "vec_dot_rows(w_row, type_id, act_row, n) -> float (dispatched kernel)"},
+    {"quantize_act", py_quantize_act, METH_VARARGS,
+     "quantize_act(x, act_type_id) -> uint8 row (dispatched activation quantizer)"},
+    {"simd_levels", py_simd_levels, METH_NOARGS, "SIMD levels this CPU supports."},
+    {"simd_level", py_simd_level, METH_NOARGS, "The SIMD level in use."},
+    {"set_simd", py_set_simd, METH_O, "Pin the SIMD level ('scalar', 'avx2', 'avx512')."},
+    {"quant_traits", py_quant_traits, METH_O, "Kernel facts of a tensor type id."},
+    {"fp8_quantize", py_fp8_quantize, METH_O,
+     "fp8_quantize(x float32 2-D) -> (E4M3 bytes, float32 128x128 block scales)"},
+    {"fp8_dequantize", py_fp8_dequantize, METH_VARARGS,
+     "fp8_dequantize(q, scales, e5m2) -> float32"},
+    {NULL, NULL, 0, NULL},
+};

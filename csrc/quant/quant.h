@@ -1,0 +1,128 @@
+// quant.h — internal header of the quantization subsystem: the row-kernel signatures, the
+// kernel columns of the dtype table, every format's reference (scalar) kernels and the
+// run-time SIMD dispatch.
+//
+// Usage (one weight row against one activation row):
+//     const xt_quant_traits *qt = xt_quant_traits_get(XT_DTYPE_Q4_K);
+//     qt->from_float(x, wrow, n, NULL);                          // quantize a float row
+//     const xt_quant_traits *at = xt_quant_traits_get(qt->vec_dot_type);
+//     xt_quant_kernels_get()->quantize_act[qt->vec_dot_type](a, arow, n);
+//     float s = xt_quant_kernels_get()->vec_dot[XT_DTYPE_Q4_K](n, wrow, arow);
+//
+// Conventions: `n` is the row length in elements and a multiple of the type's block size;
+// rows are contiguous blocks; `imatrix` is NULL or n importance weights (one per column, as
+// llama.cpp's quant_weights), all >= 0.
+#ifndef XT_QUANT_QUANT_H
+#define XT_QUANT_QUANT_H
+
+#include "core/dtype.h"
+#include "quant/blocks.h"
+#include "xtral.h"
+
+// ---- row kernels ----
+
+// Decodes one row of n elements to float32.
+typedef void (*xt_dequant_row_fn)(const void *restrict src, float *restrict dst, int64_t n);
+// Encodes one row of n float32 elements. The reference quantizer: bit-exact with ggml's
+// (quantize_<type> with quant_weights == imatrix). Must not read or write past the row.
+typedef void (*xt_quant_row_fn)(const float *restrict src, void *restrict dst, int64_t n,
+                                const float *restrict imatrix);
+// Fast activation quantizer for the 8-bit dot formats (Q8_0, Q8_1, Q8_K): same result as
+// the reference one (imatrix-free).
+typedef void (*xt_quant_act_fn)(const float *restrict src, void *restrict dst, int64_t n);
+// Dot product of one weight row (its type) with one activation row (its vec_dot_type).
+typedef float (*xt_vec_dot_fn)(int64_t n, const void *restrict w, const void *restrict a);
+
+// ---- the kernel columns of the dtype table (same row ids as core/dtype.c) ----
+typedef struct {
+    xt_dequant_row_fn to_float;    // NULL: not decodable (Q8_K has one; see quant_table.c)
+    xt_quant_row_fn from_float;    // NULL: not a quantization target
+    xt_dtype vec_dot_type;         // the activation format a weight row is dotted with
+    xt_vec_dot_fn vec_dot;         // scalar reference dot (NULL when the type is not a weight)
+    bool uses_imatrix;             // whether from_float looks at imatrix at all
+} xt_quant_traits;
+
+// Kernel row of `type`, or NULL for ids without kernels.
+const xt_quant_traits *xt_quant_traits_get(xt_dtype type);
+
+// ---- run-time dispatch ----
+typedef enum {
+    XT_SIMD_SCALAR = 0,
+    XT_SIMD_AVX2 = 1,     // AVX2 + FMA + F16C
+    XT_SIMD_AVX512 = 2,   // AVX-512 F/BW/VL/DQ (+ VNNI where the CPU has it)
+    XT_SIMD_COUNT = 3,
+} xt_simd_level;
+
+// The kernels in use: the reference ones overridden by the fastest SIMD versions the CPU
+// (and the pinned level) allows. Entries are never NULL where the reference one is not.
+typedef struct {
+    xt_simd_level level;
+    xt_vec_dot_fn vec_dot[XT_DTYPE_COUNT];
+    xt_quant_act_fn quantize_act[XT_DTYPE_COUNT];  // for Q8_0, Q8_1, Q8_K (and F32 copy)
+    xt_dequant_row_fn to_float[XT_DTYPE_COUNT];
+} xt_quant_kernels;
+
+const xt_quant_kernels *xt_quant_kernels_get(void);
+// Highest level this CPU supports.
+xt_simd_level xt_simd_detect(void);
+// Pins the level (capped to what the CPU supports); XT_ERR_INVALID_ARG when above it.
+// Also read once from the environment variable XTRAL_SIMD=scalar|avx2|avx512.
+xt_status xt_simd_set_level(xt_simd_level level);
+const char *xt_simd_level_name(xt_simd_level level);
+
+// SIMD tables fill in what they accelerate (quant/arch/x86_*.c); defined empty elsewhere.
+void xt_quant_kernels_fill_avx2(xt_quant_kernels *k);
+void xt_quant_kernels_fill_avx512(xt_quant_kernels *k);
+
+// Each family file fills its own rows of the kernel table (called once by quant_table.c).
+void xt_quant_register_float(xt_quant_traits *table);      // quant/float_types.c
+void xt_quant_register_q4_q5(xt_quant_traits *table);      // quant/q4_q5.c
+void xt_quant_register_q8(xt_quant_traits *table);         // quant/q8.c
+void xt_quant_register_iq4_mxfp4(xt_quant_traits *table);  // quant/iq4_mxfp4.c
+void xt_quant_register_k_low(xt_quant_traits *table);      // quant/k_quants_low.c
+void xt_quant_register_k_high(xt_quant_traits *table);     // quant/k_quants_high.c
+void xt_quant_register_fp8(xt_quant_traits *table);        // quant/fp8.c
+
+// ---- reference kernels, one family per file ----
+#define XT_DECLARE_ROW_KERNELS(name)                                                          \
+    void xt_dequant_row_##name(const void *restrict src, float *restrict dst, int64_t n);     \
+    void xt_quant_row_##name(const float *restrict src, void *restrict dst, int64_t n,        \
+                             const float *restrict imatrix);                                  \
+    float xt_vec_dot_##name(int64_t n, const void *restrict w, const void *restrict a);
+
+// quant/float_types.c: F32, F16, BF16 (dot against F32 activations)
+XT_DECLARE_ROW_KERNELS(f32)
+XT_DECLARE_ROW_KERNELS(f16)
+XT_DECLARE_ROW_KERNELS(bf16)
+// quant/q4_q5.c: Q4_0, Q4_1, Q5_0, Q5_1
+XT_DECLARE_ROW_KERNELS(q4_0)
+XT_DECLARE_ROW_KERNELS(q4_1)
+XT_DECLARE_ROW_KERNELS(q5_0)
+XT_DECLARE_ROW_KERNELS(q5_1)
+// quant/q8.c: Q8_0 (weights and activations), Q8_1 and Q8_K (activations)
+XT_DECLARE_ROW_KERNELS(q8_0)
+void xt_dequant_row_q8_1(const void *restrict src, float *restrict dst, int64_t n);
+void xt_quant_row_q8_1(const float *restrict src, void *restrict dst, int64_t n,
+                       const float *restrict imatrix);
+void xt_dequant_row_q8_K(const void *restrict src, float *restrict dst, int64_t n);
+void xt_quant_row_q8_K(const float *restrict src, void *restrict dst, int64_t n,
+                       const float *restrict imatrix);
+void xt_quant_act_q8_0(const float *restrict src, void *restrict dst, int64_t n);
+void xt_quant_act_q8_1(const float *restrict src, void *restrict dst, int64_t n);
+void xt_quant_act_q8_K(const float *restrict src, void *restrict dst, int64_t n);
+// quant/iq4_mxfp4.c: IQ4_NL, IQ4_XS, MXFP4
+XT_DECLARE_ROW_KERNELS(iq4_nl)
+XT_DECLARE_ROW_KERNELS(iq4_xs)
+XT_DECLARE_ROW_KERNELS(mxfp4)
+// quant/k_quants_*.c: Q2_K .. Q6_K (fits shared in quant/k_fit.c)
+XT_DECLARE_ROW_KERNELS(q2_K)
+XT_DECLARE_ROW_KERNELS(q3_K)
+XT_DECLARE_ROW_KERNELS(q4_K)
+XT_DECLARE_ROW_KERNELS(q5_K)
+XT_DECLARE_ROW_KERNELS(q6_K)
+// quant/fp8.c: E4M3 (quantize + dequantize), E5M2 (dequantize) — element formats whose
+// 128x128 block scales live beside the data (see xt_fp8_* in fp8.h).
+void xt_dequant_row_fp8_e4m3(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_fp8_e5m2(const void *restrict src, float *restrict dst, int64_t n);
+
+#endif  // XT_QUANT_QUANT_H
