@@ -95,9 +95,10 @@ void xt_fp8_quantize_matrix(const float *restrict x, int64_t rows, int64_t cols,
                     if (a > amax) amax = a;  // NaN never compares greater: it is skipped
                 }
             }
-            float s = amax > 0.0f && isfinite(amax) ? amax / XT_FP8_E4M3_MAX : 1.0f;
-            float inv = XT_FP8_E4M3_MAX / (amax > 0.0f && isfinite(amax) ? amax : XT_FP8_E4M3_MAX);
-            scales[bi * gc + bj] = s;
+            // As transformers' Fp8Quantize: scale = 448 / amax (1 for an all-zero block), the
+            // stored dequant scale is its f32 reciprocal.
+            float inv = amax > 0.0f && isfinite(amax) ? XT_FP8_E4M3_MAX / amax : 1.0f;
+            scales[bi * gc + bj] = 1.0f / inv;
             for (int64_t r = r0; r < r1; r++) {
                 for (int64_t c = c0; c < c1; c++) q[r * cols + c] = xt_fp32_to_fp8_e4m3(x[r * cols + c] * inv);
             }

@@ -16,8 +16,9 @@ uint8_t xt_fp32_to_fp8_e4m3(float f);
 // Grid of block scales for a [rows, cols] matrix: ceil(rows/128) x ceil(cols/128).
 static inline int64_t xt_fp8_grid(int64_t n) { return (n + XT_FP8_BLOCK - 1) / XT_FP8_BLOCK; }
 
-// Quantizes a row-major float matrix: per 128x128 block s = amax/448 (1 when amax is 0),
-// q = e4m3(x / s). `q` is rows*cols bytes, `scales` the grid (row-major).
+// Quantizes a row-major float matrix as transformers does: per 128x128 block
+// inv = 448/amax (1 when amax is 0), q = e4m3(x * inv), stored scale = 1/inv.
+// `q` is rows*cols bytes, `scales` the grid (row-major).
 void xt_fp8_quantize_matrix(const float *restrict x, int64_t rows, int64_t cols,
                             uint8_t *restrict q, float *restrict scales);
 // Decodes rows [r0, r1) of such a matrix (E4M3 or E5M2 elements) into `dst` (row-major).

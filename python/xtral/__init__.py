@@ -1,7 +1,8 @@
 """xtral: an LLM inference engine in C, used from Python.
 
-Today: GGUF files (:class:`GGUFFile`, :func:`write_gguf`), the tensor type table
-(:func:`dtype_info`) and the memory plan. Errors derive from :class:`XtralError`; malformed
+GGUF files (:class:`GGUFFile`, :func:`write_gguf`), the tensor type table (:func:`dtype_info`),
+the memory plan, and quantization (:class:`Quantizer`, :class:`QTensor`, :func:`matmul`,
+:func:`dequantize`, :func:`quant_types`, :func:`quantize_gguf`). Errors derive from :class:`XtralError`; malformed
 files raise :class:`GGUFError` (a ``ValueError``) naming the offending field.
 """
 from __future__ import annotations
@@ -18,8 +19,17 @@ from .gguf import (
     write_gguf,
 )
 from .models import default_model_path
+from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
 
 __version__ = "0.1.0"
+
+
+def quantize_gguf(src, dst, qtype, imatrix=None, threads=None, progress=True):  # type: ignore[no-untyped-def]
+    """Re-quantize a whole GGUF model file the way llama-quantize does (see docs/quantization.md)."""
+    from .quantize_gguf import quantize_gguf as _impl
+
+    return _impl(src, dst, qtype, imatrix=imatrix, threads=threads, progress=progress)
+
 
 # Library logging is silent unless the application configures the "xtral" logger.
 logging.getLogger("xtral").addHandler(logging.NullHandler())
@@ -29,11 +39,17 @@ __all__ = [
     "GGUFFile",
     "GGUFValue",
     "MemoryPlan",
+    "QTensor",
+    "Quantizer",
     "TensorInfo",
     "UnsupportedError",
     "XtralError",
     "default_model_path",
+    "dequantize",
     "dtype_info",
+    "matmul",
+    "quant_types",
+    "quantize_gguf",
     "write_gguf",
     "__version__",
 ]

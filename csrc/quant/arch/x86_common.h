@@ -1,0 +1,197 @@
+// x86_common.h — helpers shared by the AVX2 and AVX-512 quantized kernels: target attribute
+// macros, horizontal sums, fp16/E8M0 scales and the 32-element block unpackers.
+//
+// Build notes:
+// * Every function carries a GCC/Clang `target` attribute, so the file compiles under the
+//   project's portable flags and the dispatcher picks a level at run time. A helper with the
+//   AVX2 target may be inlined into an AVX-512 function (its ISA set is a subset), not the
+//   reverse.
+// * XT_X86_TEST_SIMDE (never set by setup.py) builds the kernels against SIMDe's portable
+//   intrinsics instead of <immintrin.h>, so the AVX-512 code can be checked on a machine
+//   without AVX-512 (a test-only harness; the VNNI inline asm is then replaced by SIMDe's
+//   _mm512_dpbusd_epi32).
+//
+// Integer ranges: activations come from the Q8 quantizers and lie in [-127, 127]; the
+// signed x signed products use the sign trick (|x| times y with x's sign), which is exact for
+// weights in [-128, 127] and activations in [-127, 127] (an activation byte of -128 is never
+// produced by a quantizer; with one the product would be wrong, as in ggml).
+#ifndef XT_QUANT_ARCH_X86_COMMON_H
+#define XT_QUANT_ARCH_X86_COMMON_H
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define XT_X86 1
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(XT_X86_TEST_SIMDE)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
+#include <simde/x86/fma.h>
+#else
+#include <immintrin.h>
+#endif
+
+#include "quant/blocks.h"
+#include "quant/fp16.h"
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define XT_TARGET_AVX2
+#define XT_TARGET_AVX512
+#define XT_INLINE static __forceinline
+#elif defined(XT_X86_TEST_SIMDE)
+#define XT_TARGET_AVX2
+#define XT_TARGET_AVX512
+#define XT_INLINE static inline
+#else
+#define XT_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define XT_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define XT_INLINE static inline __attribute__((always_inline))
+#endif
+
+// ---- scalars ----
+
+// binary16 -> binary32 (F16C; exact, equal to xt_fp16_to_fp32 except that a signalling NaN
+// comes back quiet).
+XT_INLINE XT_TARGET_AVX2 float xt_x86_h2f(xt_half h) {
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
+}
+
+// ggml's E8M0 "half" scale 2^(e-128): exponent bits (e-1)<<23 for e >= 2, the subnormal
+// patterns 2^-128 / 2^-127 for e = 0 / 1 (e = 255 gives +Inf; ggml rejects such rows).
+XT_INLINE float xt_x86_e8m0_half(uint8_t e) {
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    return xt_bits_to_f32(bits);
+}
+
+// ---- 256-bit helpers ----
+
+XT_INLINE XT_TARGET_AVX2 float xt_x86_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+XT_INLINE XT_TARGET_AVX2 float xt_x86_hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+// 16 bytes of nibbles -> 32 bytes [low nibbles (elements 0..15) | high nibbles (16..31)].
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_nibbles32(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+// 32 bits (little-endian bytes) -> 32 bytes, 0xFF where the bit is set.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_bits32(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i pick = _mm256_set1_epi64x((int64_t)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, pick), pick);
+}
+
+// Sum of u8 x s8 products, 8 int32 lanes (each lane: 4 neighbouring bytes).
+// maddubs saturates int16 pairs: callers keep u * |s| * 2 <= 32767.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_us(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Sum of (u - off) x s with u, off unsigned bytes (u <= 31, off <= 32): 8 int32 lanes.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_us_off(__m256i u, __m256i s, __m256i off) {
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, s), _mm256_maddubs_epi16(off, s));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+// int16 pair sums of x * y for signed bytes (x in [-128, 127], y in [-127, 127]).
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_mul_ss16(__m256i x, __m256i y) {
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_ss(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(xt_x86_mul_ss16(x, y), _mm256_set1_epi16(1));
+}
+
+// ---- value tables for the 4-bit lookup formats (16 entries, repeated in both lanes) ----
+
+static const int8_t xt_x86_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                1,    13,   25,  38,  53,  69,  89,  113};
+// E2M1 values doubled (ggml's int8 MXFP4 table; code 8 is +0).
+static const int8_t xt_x86_kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12,
+                                                0, -1, -2, -3, -4, -6, -8, -12};
+
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_table16(const int8_t *t) {
+    __m128i v = _mm_loadu_si128((const __m128i *)t);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(v), v, 1);
+}
+
+// ---- round half away from zero (C roundf), exact for every float ----
+// t = trunc(v) and v - t are exact; step one unit away from zero when |v - t| >= 0.5.
+// NaN stays NaN (the later truncating conversion turns it into INT_MIN, whose low byte is
+// 0, as the scalar (int8_t)roundf(NaN) does with GCC on x86).
+XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_roundf(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 up = _mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+// ggml's nearest_int (round half to even through the 1.5*2^23 magic number), lane by lane
+// with the same float add, so NaN/Inf give the same integers as the scalar code.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_nearest_int(__m256 v) {
+    __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+// Four int32x8 vectors (elements 0..31 in order) -> 32 bytes, keeping the low byte of each
+// (C's int -> int8_t conversion), in element order.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_low_bytes(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i m = _mm256_set1_epi32(0xFF);
+    __m256i ab = _mm256_packus_epi32(_mm256_and_si256(a, m), _mm256_and_si256(b, m));
+    __m256i cd = _mm256_packus_epi32(_mm256_and_si256(c, m), _mm256_and_si256(d, m));
+    __m256i r = _mm256_packus_epi16(ab, cd);  // 0-3 8-11 16-19 24-27 | 4-7 12-15 20-23 28-31
+    return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// ---- K-quant scale unpacking ----
+
+// Q4_K / Q5_K: 12 packed bytes -> sc[0..7] (6-bit scales) and m[0..7] (6-bit mins).
+static inline void xt_x86_k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | ((s[j] >> 6) << 4));
+        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+// Q3_K: 12 packed bytes -> sixteen signed scales s_i - 32.
+static inline void xt_x86_q3k_scales(const uint8_t *s, int8_t *out) {
+    for (int i = 0; i < 16; i++) {
+        int lo = i < 8 ? s[i] & 15 : s[i - 8] >> 4;
+        int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        out[i] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+// IQ4_XS: sub-block b's scale ls_b - 32.
+static inline int xt_x86_iq4xs_scale(const block_iq4_xs *x, int b) {
+    int lo = (x->scales_l[b / 2] >> (4 * (b % 2))) & 15;
+    int hi = (x->scales_h >> (2 * b)) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+#endif  // x86-64
+#endif  // XT_QUANT_ARCH_X86_COMMON_H
