@@ -37,6 +37,7 @@ C_SOURCES = [
     "csrc/gguf/gguf_write.c",
     "csrc/gguf/tensor_map.c",
     "csrc/core/cpu_features.c",
+    "csrc/core/bandwidth.c",
     "csrc/quant/quant_table.c",
     "csrc/quant/float_types.c",
     "csrc/quant/fp8.c",

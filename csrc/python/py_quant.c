@@ -2,7 +2,12 @@
 // quantized matmul, SIMD level control and FP8 block-scaled matrices. python/xtral/quant.py
 // builds Quantizer and QTensor on top. Arrays are checked with the GIL held; the C work runs
 // with it released.
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
 #include "python/module_state.h"
+#include "core/bandwidth.h"
 #include "core/dtype.h"
 #include "ops/ops.h"
 #include "quant/fp8.h"
@@ -72,16 +77,60 @@ static void quant_task(int64_t r, int64_t n_tasks, void *p) {
     j->fn(j->src + r * j->n, j->dst + (size_t)r * j->row_bytes, j->n, j->imatrix);
 }
 
-// Runs fn over `n` tasks on a pool of `threads` (created for this call).
+// Pools are kept per thread count so repeated calls (benchmarks, models) do not pay for
+// thread start-up; a pool busy in another Python thread is never shared: that caller gets a
+// temporary one.
+enum { POOL_CACHE = 8 };
+static struct {
+    int threads;
+    xt_threadpool *pool;
+    pthread_mutex_t lock;
+} g_pools[POOL_CACHE] = {
+    [0 ... POOL_CACHE - 1] = {0, NULL, PTHREAD_MUTEX_INITIALIZER},
+};
+static pthread_mutex_t g_pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Borrows a pool of `threads` workers; *slot is the cache slot to release (-1: temporary).
+static xt_status pool_acquire(int threads, xt_threadpool **out, int *slot) {
+    *slot = -1;
+    pthread_mutex_lock(&g_pools_lock);
+    for (int i = 0; i < POOL_CACHE; i++) {
+        if (g_pools[i].threads == 0) {
+            if (xt_threadpool_new(threads, &g_pools[i].pool) == XT_OK) g_pools[i].threads = threads;
+        }
+        if (g_pools[i].threads == threads && pthread_mutex_trylock(&g_pools[i].lock) == 0) {
+            *slot = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_pools_lock);
+    if (*slot >= 0) {
+        *out = g_pools[*slot].pool;
+        return XT_OK;
+    }
+    return xt_threadpool_new(threads, out);
+}
+
+static void pool_release(xt_threadpool *pool, int slot) {
+    if (slot >= 0) {
+        pthread_mutex_unlock(&g_pools[slot].lock);
+    } else {
+        xt_threadpool_free(pool);
+    }
+}
+
+// Runs fn over `n` tasks on `threads` threads (1: the calling thread alone).
 static xt_status run_pool(int threads, xt_task_fn fn, void *ctx, int64_t n) {
     if (threads == 1 || n <= 1) {
         for (int64_t i = 0; i < n; i++) fn(i, n, ctx);
         return XT_OK;
     }
     xt_threadpool *pool = NULL;
-    xt_status s = xt_threadpool_new(threads, &pool);
-    if (s == XT_OK) s = xt_threadpool_run(pool, fn, ctx, n);
-    xt_threadpool_free(pool);
+    int slot;
+    xt_status s = pool_acquire(threads, &pool, &slot);
+    if (s != XT_OK) return s;
+    s = xt_threadpool_run(pool, fn, ctx, n);
+    pool_release(pool, slot);
     return s;
 }
 
@@ -223,11 +272,12 @@ static PyObject *py_matmul(PyObject *module, PyObject *args, PyObject *kw) {
     Py_BEGIN_ALLOW_THREADS
     xt_threadpool *pool = NULL;
     xt_matmul_ctx *ctx = NULL;
-    s = threads > 1 ? xt_threadpool_new(threads, &pool) : XT_OK;
+    int slot = -1;
+    s = threads > 1 ? pool_acquire(threads, &pool, &slot) : XT_OK;
     if (s == XT_OK) s = xt_matmul_ctx_new(pool, &ctx);
     if (s == XT_OK) s = xt_matmul_q(ctx, &a);
     xt_matmul_ctx_free(ctx);
-    xt_threadpool_free(pool);
+    if (pool) pool_release(pool, slot);
     Py_END_ALLOW_THREADS
     if (s != XT_OK) {
         Py_CLEAR(out);
@@ -390,7 +440,52 @@ static PyObject *py_fp8_dequantize(PyObject *module, PyObject *args) {
     return out;
 }
 
+// ---- benchmark support ----
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Best read bandwidth (bytes/s) over `repeats` passes of a fresh `nbytes` buffer.
+static PyObject *py_read_bandwidth(PyObject *module, PyObject *args) {
+    long long nbytes;
+    int threads, repeats;
+    if (!PyArg_ParseTuple(args, "Lii:read_bandwidth", &nbytes, &threads, &repeats)) return NULL;
+    if (nbytes < 256 || threads < 1 || threads > 256 || repeats < 1) {
+        PyErr_SetString(PyExc_ValueError, "nbytes >= 256, threads in [1, 256], repeats >= 1");
+        return NULL;
+    }
+    size_t n = (size_t)nbytes / 256 * 256;
+    uint8_t *buf = aligned_alloc(64, n);
+    if (buf == NULL) return PyErr_NoMemory();
+    double best = 0.0;
+    uint64_t sum = 0;
+    xt_status s = XT_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(i * 131u + 7u);  // fault every page in
+    xt_threadpool *pool = NULL;
+    int slot = -1;
+    if (threads > 1) s = pool_acquire(threads, &pool, &slot);
+    for (int r = 0; s == XT_OK && r <= repeats; r++) {  // pass 0 warms up
+        uint64_t c;
+        double t0 = now_seconds();
+        s = xt_read_probe(pool, buf, n, &c);
+        double dt = now_seconds() - t0;
+        sum += c;
+        if (r > 0 && dt > 0 && (double)n / dt > best) best = (double)n / dt;
+    }
+    if (pool) pool_release(pool, slot);
+    Py_END_ALLOW_THREADS
+    free(buf);
+    if (s != XT_OK) return xt_raise_status(xt_state_from_module(module), s);
+    return Py_BuildValue("(dK)", best, (unsigned long long)sum);
+}
+
 PyMethodDef xt_quant_methods[] = {
+    {"read_bandwidth", py_read_bandwidth, METH_VARARGS,
+     "read_bandwidth(nbytes, threads, repeats) -> (best bytes/s, checksum)"},
     {"quantize_rows", (PyCFunction)(void (*)(void))py_quantize_rows, METH_VARARGS | METH_KEYWORDS,
      "quantize_rows(x, type_id, imatrix=None, threads=1) -> uint8 [rows, row_bytes]"},
     {"dequantize_rows", py_dequantize_rows, METH_VARARGS,

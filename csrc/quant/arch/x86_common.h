@@ -193,5 +193,110 @@ static inline int xt_x86_iq4xs_scale(const block_iq4_xs *x, int b) {
     return (lo | (hi << 4)) - 32;
 }
 
+// ---- activation quantizers (used by both levels: O(n) per matmul, not worth 512-bit code) ----
+
+// Q8_0 / Q8_1 block: d = amax / 127, id = 1/d (0 when d == 0), q = roundf(x * id).
+// Returns the 32 codes as bytes; *sum gets their integer sum (for Q8_1).
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, int *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    float amax = xt_x86_hmax_ps(m);
+    float d = amax / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v0, vid)));
+    __m256i i1 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v1, vid)));
+    __m256i i2 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v2, vid)));
+    __m256i i3 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v3, vid)));
+    __m256i q = xt_x86_low_bytes(i0, i1, i2, i3);
+    if (sum) {
+        // sum of the stored int8 codes
+        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+        *sum = _mm_cvtsi128_si32(s);
+    }
+    *d_out = d;
+    return q;
+}
+
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_0(const float *restrict src, void *restrict dst, int64_t n) {
+    block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        float d;
+        __m256i q = xt_x86_q8_block(src + i * QK8_0, &d, NULL);
+        y[i].d = xt_fp32_to_fp16(d);
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+    }
+}
+
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_1(const float *restrict src, void *restrict dst, int64_t n) {
+    block_q8_1 *y = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        float d;
+        int sum;
+        __m256i q = xt_x86_q8_block(src + i * QK8_1, &d, &sum);
+        y[i].d = xt_fp32_to_fp16(d);
+        y[i].s = xt_fp32_to_fp16((float)sum * d);
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+    }
+}
+
+// Q8_K: max = the first element of largest magnitude (sign kept), iscale = -127/max,
+// q = min(127, nearest_int(iscale * x)), d = 1/iscale; bsums = sums of 16 codes.
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_K(const float *restrict src, void *restrict dst, int64_t n) {
+    block_q8_K *y = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float *x = src + i * QK_K;
+        // NaN lanes never win (the scalar `ax > amax` is false for NaN): max_ps(v, m)
+        // returns m when v is NaN.
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8)
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+        float amax = xt_x86_hmax_ps(m);
+        if (!(amax > 0.0f)) {
+            memset(&y[i], 0, sizeof(y[i]));
+            continue;
+        }
+        float max = 0.0f;
+        __m256 vam = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            __m256 ax = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
+            int mask = _mm256_movemask_ps(_mm256_cmp_ps(ax, vam, _CMP_EQ_OQ));
+            if (mask) {
+                max = x[j + __builtin_ctz((unsigned)mask)];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        const __m256 vis = _mm256_set1_ps(iscale);
+        const __m256i top = _mm256_set1_epi32(127);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i c[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_mul_ps(vis, _mm256_loadu_ps(x + j + 8 * k));
+                c[k] = _mm256_min_epi32(xt_x86_nearest_int(v), top);
+            }
+            __m256i q = xt_x86_low_bytes(c[0], c[1], c[2], c[3]);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + j), q);
+            // two bsums: signed byte sums via SAD of (q ^ 0x80) minus 128 per byte
+            __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)),
+                                          _mm256_setzero_si256());
+            __m128i lo = _mm256_castsi256_si128(sad), hi = _mm256_extracti128_si256(sad, 1);
+            int s0 = _mm_cvtsi128_si32(lo) + _mm_extract_epi32(lo, 2) - 16 * 128;
+            int s1 = _mm_cvtsi128_si32(hi) + _mm_extract_epi32(hi, 2) - 16 * 128;
+            y[i].bsums[j / 16] = (int16_t)s0;
+            y[i].bsums[j / 16 + 1] = (int16_t)s1;
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
 #endif  // x86-64
 #endif  // XT_QUANT_ARCH_X86_COMMON_H
