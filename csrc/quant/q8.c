@@ -4,8 +4,10 @@
 // Bit-exactness: Q8_0 matches gguf-py and ggml's quantize_row_q8_0_ref (amax/127, id = 1/d
 // from the unrounded f32 d, roundf); Q8_1 and Q8_K follow quantize_row_q8_1_ref and
 // quantize_row_q8_K_ref. The imatrix is ignored by all of them (as in ggml).
-// NaN/Inf inputs: no undefined behaviour. A NaN element encodes as 0; an Inf in a block makes
-// the scale Inf (Q8_0/Q8_1, like ggml) or -Inf/NaN (Q8_K) and its other codes 0.
+// NaN/Inf inputs: no undefined behaviour, and the same bytes as ggml on x86. A NaN element
+// encodes as 0; an Inf in a block makes the scale +-Inf and the block's other codes 0; in
+// Q8_0/Q8_1 a NaN also resets the running max (ggml's MAX macro), so the scale comes from the
+// elements after it and earlier larger ones saturate at +-127.
 // The all-zero block gives d = 0 and codes 0 (Q8_K also gets zero bsums; ggml leaves them).
 #include <math.h>
 #include <string.h>
@@ -24,7 +26,7 @@ void xt_dequant_row_q8_0(const void *restrict src, float *restrict dst, int64_t 
     }
 }
 
-// One Q8_0 block: scale amax/127 (ggml's MAX keeps a NaN only until the next larger value).
+// One Q8_0 block: scale amax/127, amax folded with ggml's MAX(a, b) = a > b ? a : b.
 static void quant_block_q8_0(const float *restrict x, block_q8_0 *restrict y) {
     float amax = 0.0f;
     for (int j = 0; j < QK8_0; j++) {

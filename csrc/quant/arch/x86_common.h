@@ -21,6 +21,7 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #define XT_X86 1
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,12 +30,39 @@
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 #include <simde/x86/fma.h>
-#else
-#include <immintrin.h>
+#undef _mm512_madd_epi16  // SIMDe 0.7.4 aliases it with the masked signature
+#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
 #endif
 
 #include "quant/blocks.h"
 #include "quant/fp16.h"
+
+#if defined(XT_X86_TEST_SIMDE)
+// conversions SIMDe 0.7.4 lacks (test builds only)
+static inline simde__m512 xt_simde_cvtepi32_ps(simde__m512i a) {
+    simde__m512i_private a_ = simde__m512i_to_private(a);
+    simde__m512_private r_;
+    for (int i = 0; i < 16; i++) r_.f32[i] = (float)a_.i32[i];
+    return simde__m512_from_private(r_);
+}
+static inline simde__m512i xt_simde_cvtepu16_epi32(simde__m256i a) {
+    simde__m256i_private a_ = simde__m256i_to_private(a);
+    simde__m512i_private r_;
+    for (int i = 0; i < 16; i++) r_.i32[i] = a_.u16[i];
+    return simde__m512i_from_private(r_);
+}
+static inline simde__m512 xt_simde_cvtph_ps(simde__m256i a) {
+    simde__m256i_private a_ = simde__m256i_to_private(a);
+    simde__m512_private r_;
+    for (int i = 0; i < 16; i++) r_.f32[i] = xt_fp16_to_fp32(a_.u16[i]);
+    return simde__m512_from_private(r_);
+}
+#define _mm512_cvtepi32_ps xt_simde_cvtepi32_ps
+#define _mm512_cvtepu16_epi32 xt_simde_cvtepu16_epi32
+#define _mm512_cvtph_ps xt_simde_cvtph_ps
+#else
+#include <immintrin.h>
+#endif
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define XT_TARGET_AVX2
