@@ -19,25 +19,15 @@ static const char *const k_level_names[XT_SIMD_COUNT] = {"scalar", "avx2", "avx5
 
 // ---- building the tables ----
 
-// Until a family registers a dedicated activation quantizer, the reference row quantizer of
-// the activation type serves (same bytes, just slower).
-#define ACT_FROM_ROW(T)                                                                 \
-    static void act_from_row_##T(const float *restrict src, void *restrict dst, int64_t n) { \
-        g_traits[XT_DTYPE_##T].from_float(src, dst, n, NULL);                           \
-    }
-ACT_FROM_ROW(Q8_0)
-ACT_FROM_ROW(Q8_1)
-ACT_FROM_ROW(Q8_K)
-
 static void fill_reference(xt_quant_kernels *k) {
     memset(k, 0, sizeof *k);
     for (int t = 0; t < XT_DTYPE_COUNT; t++) {
         k->vec_dot[t] = g_traits[t].vec_dot;
         k->to_float[t] = g_traits[t].to_float;
     }
-    if (g_traits[XT_DTYPE_Q8_0].from_float) k->quantize_act[XT_DTYPE_Q8_0] = act_from_row_Q8_0;
-    if (g_traits[XT_DTYPE_Q8_1].from_float) k->quantize_act[XT_DTYPE_Q8_1] = act_from_row_Q8_1;
-    if (g_traits[XT_DTYPE_Q8_K].from_float) k->quantize_act[XT_DTYPE_Q8_K] = act_from_row_Q8_K;
+    k->quantize_act[XT_DTYPE_Q8_0] = xt_quant_act_q8_0;
+    k->quantize_act[XT_DTYPE_Q8_1] = xt_quant_act_q8_1;
+    k->quantize_act[XT_DTYPE_Q8_K] = xt_quant_act_q8_K;
 }
 
 static xt_simd_level level_from_env(void) {

@@ -164,8 +164,7 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_table16(const int8_t *t) {
 
 // ---- round half away from zero (C roundf), exact for every float ----
 // t = trunc(v) and v - t are exact; step one unit away from zero when |v - t| >= 0.5.
-// NaN stays NaN (the later truncating conversion turns it into INT_MIN, whose low byte is
-// 0, as the scalar (int8_t)roundf(NaN) does with GCC on x86).
+// NaN stays NaN (callers map it to 0).
 XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_roundf(__m256 v) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -225,20 +224,42 @@ static inline int xt_x86_iq4xs_scale(const block_iq4_xs *x, int b) {
 
 // Q8_0 / Q8_1 block: d = amax / 127, id = 1/d (0 when d == 0), q = roundf(x * id).
 // Returns the 32 codes as bytes; *sum gets their integer sum (for Q8_1).
+// Scalar semantics (quant/q8.c): amax folds left to right as amax = amax > a ? amax : a
+// (a NaN resets it), which is maxss(amax, a); codes are roundf then saturated to
+// [-128, 127], NaN -> 0 (xt_round_to_i8).
+XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_round_i8(__m256 v) {
+    __m256 r = xt_x86_roundf(v);
+    r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));  // NaN -> 0
+    return _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+}
+
 XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, int *sum) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
     __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
-                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-    float amax = xt_x86_hmax_ps(m);
+    __m256 a0 = _mm256_andnot_ps(sign, v0), a1 = _mm256_andnot_ps(sign, v1);
+    __m256 a2 = _mm256_andnot_ps(sign, v2), a3 = _mm256_andnot_ps(sign, v3);
+    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q),
+                              _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q));
+    float amax;
+    if (_mm256_movemask_ps(nan)) {
+        // order matters only with NaN: replay the scalar fold
+        amax = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            float a = xt_bits_to_f32(xt_f32_to_bits(x[j]) & 0x7FFFFFFFu);
+            amax = amax > a ? amax : a;
+        }
+    } else {
+        __m256 m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3));
+        amax = xt_x86_hmax_ps(m);
+    }
     float d = amax / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     __m256 vid = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v0, vid)));
-    __m256i i1 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v1, vid)));
-    __m256i i2 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v2, vid)));
-    __m256i i3 = _mm256_cvttps_epi32(xt_x86_roundf(_mm256_mul_ps(v3, vid)));
+    __m256i i0 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v0, vid)));
+    __m256i i1 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v1, vid)));
+    __m256i i2 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v2, vid)));
+    __m256i i3 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v3, vid)));
     __m256i q = xt_x86_low_bytes(i0, i1, i2, i3);
     if (sum) {
         // sum of the stored int8 codes
@@ -276,7 +297,8 @@ XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_1(const float *restrict src, void 
 }
 
 // Q8_K: max = the first element of largest magnitude (sign kept), iscale = -127/max,
-// q = min(127, nearest_int(iscale * x)), d = 1/iscale; bsums = sums of 16 codes.
+// q = clamp(nearest_int(iscale * x), -128, 127), d = 1/iscale; bsums = sums of 16 codes.
+// nearest_int uses the scalar's magic-number trick, so NaN/Inf give the same codes.
 XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_K(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_K *y = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -304,12 +326,12 @@ XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_K(const float *restrict src, void 
         }
         const float iscale = -127.0f / max;
         const __m256 vis = _mm256_set1_ps(iscale);
-        const __m256i top = _mm256_set1_epi32(127);
+        const __m256i top = _mm256_set1_epi32(127), bot = _mm256_set1_epi32(-128);
         for (int j = 0; j < QK_K; j += 32) {
             __m256i c[4];
             for (int k = 0; k < 4; k++) {
                 __m256 v = _mm256_mul_ps(vis, _mm256_loadu_ps(x + j + 8 * k));
-                c[k] = _mm256_min_epi32(xt_x86_nearest_int(v), top);
+                c[k] = _mm256_max_epi32(_mm256_min_epi32(xt_x86_nearest_int(v), top), bot);
             }
             __m256i q = xt_x86_low_bytes(c[0], c[1], c[2], c[3]);
             _mm256_storeu_si256((__m256i *)(y[i].qs + j), q);
