@@ -9,8 +9,6 @@ Run with ``-s`` to see the error tables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -21,8 +19,6 @@ from xtral.quantize_gguf import _rewrap, quantize_gguf
 
 from test_quantize_gguf import llama_cpp, llama_quantize, make_llama_gguf, needs_llama, \
     needs_types
-
-pytestmark = needs_llama
 
 # The 256-block and IQ4 types, as "pure" file types (every quantizable tensor the same type).
 PURE_TYPES = {"Q2_K": "Q2_K", "Q3_K_S": "Q3_K", "Q4_K_S": "Q4_K", "Q5_K_S": "Q5_K",
@@ -125,6 +121,7 @@ def _compare(src: Path, ours: Path, ref: Path, imatrix: dict[str, np.ndarray] | 
     return same, compared, worse
 
 
+@needs_llama
 @pytest.mark.parametrize("with_imatrix", [False, True], ids=["plain", "imatrix"])
 @pytest.mark.parametrize("ftype", list(PURE_TYPES))
 def test_error_not_above_llama_cpp(ftype: str, with_imatrix: bool, mixed_model: Path,
@@ -186,6 +183,7 @@ def _eval(path: Path, tokens: list[int] | None = None) -> tuple[list[int], np.nd
     return tokens, logits
 
 
+@needs_llama
 @pytest.mark.slow
 @pytest.mark.parametrize("ftype", ["Q4_0", "Q8_0", "Q4_K_M"])
 def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: Path) -> None:
