@@ -192,6 +192,97 @@ int xt_threadpool_size(const xt_threadpool *p);
 // Not reentrant: one run at a time per pool.
 xt_status xt_threadpool_run(xt_threadpool *p, xt_task_fn fn, void *ctx, int64_t n_tasks);
 
+// ---- JSON ----
+// A strict RFC 8259 reader for untrusted text (safetensors headers, configs). Limits are in
+// gguf/json.h. Errors are XT_ERR_BAD_FILE "JSON: <what> at byte <offset>".
+typedef enum {
+    XT_JSON_NULL = 0, XT_JSON_BOOL = 1, XT_JSON_INT = 2, XT_JSON_DOUBLE = 3,
+    XT_JSON_STRING = 4, XT_JSON_ARRAY = 5, XT_JSON_OBJECT = 6,
+} xt_json_type;
+
+typedef struct xt_json xt_json;  // a parsed document: owns every value, key and string
+typedef struct xt_json_value xt_json_value;
+typedef struct xt_json_member xt_json_member;
+struct xt_json_value {
+    xt_json_type type;
+    size_t offset;  // byte offset of the value in the text (for messages)
+    union {
+        bool b;
+        int64_t i;  // INT: a literal without fraction or exponent that fits int64
+        double d;   // DOUBLE: every other number (always finite)
+        struct { const char *ptr; size_t len; } str;  // UTF-8, NUL-terminated; may hold U+0000
+        struct { const xt_json_value *items; size_t count; } arr;
+        struct { const xt_json_member *members; size_t count; } obj;  // text order, keys unique
+    } v;
+};
+struct xt_json_member {
+    const char *key;    // UTF-8, NUL-terminated; may hold U+0000 (key_len counts it)
+    size_t key_len;
+    size_t key_offset;  // byte offset of the key's opening quote
+    xt_json_value value;
+};
+
+// Parses `len` bytes of UTF-8 text. `text` is borrowed only during the call. Caller frees.
+xt_status xt_json_parse(const void *text, size_t len, xt_json **out);
+void xt_json_free(xt_json *doc);  // accepts NULL
+const xt_json_value *xt_json_root(const xt_json *doc);  // borrowed from doc
+// Member `key` of an object (linear scan), or NULL when v is not an object or has no such key.
+const xt_json_value *xt_json_get(const xt_json_value *v, const char *key);
+// Item i of an array, or NULL when v is not an array or i is out of range.
+const xt_json_value *xt_json_at(const xt_json_value *v, size_t i);
+// True when v is not NULL and has type t.
+bool xt_json_is(const xt_json_value *v, xt_json_type t);
+const char *xt_json_type_name(xt_json_type t);  // "object", "int", ...; "?" when invalid
+
+// ---- safetensors ----
+// Hugging Face safetensors files: u64 LE header length N, N bytes of JSON, then the data
+// section. The file is mmapped; tensors are views into it.
+typedef enum {
+    XT_ST_BOOL = 0, XT_ST_U8 = 1, XT_ST_I8 = 2, XT_ST_F8_E5M2 = 3, XT_ST_F8_E4M3 = 4,
+    XT_ST_F8_E8M0 = 5, XT_ST_F8_E4M3FNUZ = 6, XT_ST_F8_E5M2FNUZ = 7, XT_ST_I16 = 8,
+    XT_ST_U16 = 9, XT_ST_F16 = 10, XT_ST_BF16 = 11, XT_ST_I32 = 12, XT_ST_U32 = 13,
+    XT_ST_F32 = 14, XT_ST_C64 = 15, XT_ST_F64 = 16, XT_ST_I64 = 17, XT_ST_U64 = 18,
+    XT_ST_DTYPE_COUNT = 19,
+} xt_st_dtype;
+
+typedef struct xt_safetensors xt_safetensors;
+
+typedef struct {
+    const char *name;      // NUL-terminated, owned by the handle
+    xt_st_dtype dtype;
+    uint32_t n_dims;       // 0 (a one-element scalar) .. XT_ST_MAX_DIMS (gguf/safetensors.h)
+    const int64_t *shape;  // (n_dims) outermost first, as NumPy; owned by the handle
+    uint64_t offset;       // data_offsets[0], relative to the data section
+    uint64_t nbytes;       // data_offsets[1] - data_offsets[0]
+    const uint8_t *data;   // into the mapping (borrowed); aligned only if the writer padded
+} xt_st_tensor;
+
+typedef struct {
+    const char *key;       // NUL-terminated, owned by the handle
+    const char *value;     // NUL-terminated UTF-8, owned by the handle; may hold U+0000
+    size_t value_len;
+} xt_st_kv;
+
+// Opens and validates a safetensors file (mmapped, read-only). Caller frees.
+xt_status xt_safetensors_open(const char *path, xt_safetensors **out);
+// Parses an image held in memory. `data` is borrowed and must outlive the handle.
+xt_status xt_safetensors_open_memory(const void *data, size_t size, xt_safetensors **out);
+void xt_safetensors_free(xt_safetensors *h);  // accepts NULL
+
+uint64_t xt_safetensors_file_size(const xt_safetensors *h);
+uint64_t xt_safetensors_data_offset(const xt_safetensors *h);  // 8 + header length
+// Tensors are in data order (sorted by data_offsets; header order breaks ties).
+int64_t xt_safetensors_n_tensors(const xt_safetensors *h);
+const xt_st_tensor *xt_safetensors_tensor_at(const xt_safetensors *h, int64_t i);  // i in range
+int64_t xt_safetensors_find_tensor(const xt_safetensors *h, const char *name);  // index or -1
+// "__metadata__" entries, in header order.
+int64_t xt_safetensors_n_metadata(const xt_safetensors *h);
+const xt_st_kv *xt_safetensors_metadata_at(const xt_safetensors *h, int64_t i);  // i in range
+int64_t xt_safetensors_find_metadata(const xt_safetensors *h, const char *key);  // index or -1
+// "F32", ...; NULL for invalid ids. Element size in bytes; 0 for invalid ids.
+const char *xt_st_dtype_name(xt_st_dtype t);
+size_t xt_st_dtype_size(xt_st_dtype t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,4 +32,56 @@ void xt_matmul_ctx_free(xt_matmul_ctx *ctx);  // accepts NULL
 // Not reentrant on one context.
 xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *args);
 
+// ---- model ops (norm.c, rope.c, act.c, attention.c) ----
+// Float kernels of the transformer runner. Each follows ggml's CPU arithmetic (order of
+// operations, float vs double accumulation) so logits match llama.cpp closely.
+
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) (* w when w != NULL); x, y: (n_rows, n), w: (n).
+// y may equal x.
+void xt_rms_norm_f32(float *y, const float *x, const float *w, int64_t n_rows, int64_t n,
+                     float eps);
+
+typedef struct {
+    int64_t n_rot;              // rotated dims per head (<= head_dim, even); the rest pass
+    bool neox;                  // true: pairs (i, i + n_rot/2); false: pairs (2i, 2i+1)
+    float freq_base;
+    float freq_scale;           // 1 / linear scaling factor
+    float attn_factor;          // mscale: cos and sin are multiplied by it (1 normally)
+    const float *freq_factors;  // (n_rot/2) divisors of theta, or NULL
+} xt_rope_params;
+
+// Rotates in place x: (n_tok rows of stride `tok_stride` floats) x (n_heads, head_dim);
+// token i has position pos0 + i. `cache` is (n_rot) scratch floats.
+void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, int64_t head_dim,
+                 int64_t pos0, const xt_rope_params *p, float *cache);
+
+// y = silu(g) * u and y = gelu_tanh(g) * u (ggml's fp16-table GELU), each over n elements.
+void xt_swiglu_f32(float *y, const float *g, const float *u, int64_t n);
+void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n);
+
+typedef struct {
+    const float *q;       // (n_tok, q_stride): head h at q + t*q_stride + h*head_dim
+    int64_t q_stride;
+    const void *k;        // this layer's keys: (n_head_kv, n_ctx, head_dim) of kv_type
+    const void *v;        // this layer's values: (n_head_kv, n_ctx, head_dim_v) of kv_type
+    xt_dtype kv_type;     // XT_DTYPE_F16 or XT_DTYPE_F32
+    int64_t n_ctx;        // cache capacity (positions)
+    float *out;           // (n_tok, n_head * head_dim_v)
+    int64_t n_tok, n_head, n_head_kv, head_dim, head_dim_v;
+    int64_t pos0;         // position of token 0; token t sees positions [lo, pos0 + t]
+    int64_t window;       // 0: causal only; else also pos_q - pos_k < window
+    float scale;          // applied to q.k
+    float softcap;        // 0: none; else scores = softcap * tanh(scores / softcap)
+    float *scratch;       // (n_tasks, xt_attention_scratch_floats(n_ctx, head_dim, head_dim_v))
+    int64_t n_tasks;      // >= 1; one scratch slice per task
+} xt_attn_args;
+
+// Floats of scratch one attention task needs.
+int64_t xt_attention_scratch_floats(int64_t n_ctx, int64_t head_dim, int64_t head_dim_v);
+// Causal (optionally sliding-window) multi-head attention with grouped KV heads over a cache
+// that already holds positions [0, pos0 + n_tok). Runs on `pool` (NULL: calling thread).
+xt_status xt_attention(xt_threadpool *pool, const xt_attn_args *a);
+
+// ---- end of model ops ----
+
 #endif  // XT_OPS_OPS_H

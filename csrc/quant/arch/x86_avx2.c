@@ -7,9 +7,8 @@
 // terms with rounding error each below ~n_blocks * 2^-24 * sum|terms| (in practice a few
 // 2^-24 * sum|w_i a_i|), which is what tests/test_quant_simd.py checks (1e-6 * sum|w_i a_i|).
 // The activation quantizers are byte-identical to the scalar ones (same float operations).
-#include "quant/quant.h"
-
 #include "quant/arch/x86_common.h"
+#include "quant/quant.h"
 
 #if defined(XT_X86)
 
@@ -74,8 +73,7 @@ XT_INLINE XT_TARGET_AVX2 __m256i lut_dot(const uint8_t *qs, const int8_t *qy, __
     return xt_x86_dot_ss(v, _mm256_loadu_si256((const __m256i *)qy));
 }
 
-XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w, const void *restrict a) {
     const block_iq4_nl *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_NL;
@@ -203,7 +201,8 @@ XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const vo
             __m256i q = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+            __m256i plo =
+                _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
             __m256i phi =
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
             plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j]));
@@ -244,7 +243,8 @@ XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const vo
             qh = _mm256_srli_epi16(qh, 2);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
-            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+            __m256i plo =
+                _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
             __m256i phi =
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
             plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j]));
@@ -295,8 +295,8 @@ XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const vo
             p1 = _mm256_madd_epi16(p1, pair16(s[2], s[3]));
             p2 = _mm256_madd_epi16(p2, pair16(s[4], s[5]));
             p3 = _mm256_madd_epi16(p3, pair16(s[6], s[7]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1),
-                                                           _mm256_add_epi32(p2, p3)));
+            sumi = _mm256_add_epi32(
+                sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
         float d = y[i].d * xt_x86_h2f(x[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -314,7 +314,8 @@ XT_TARGET_AVX2 static float dot_q2_K(int64_t n, const void *restrict w, const vo
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *sc = x[i].scales;
         __m128i s8 = _mm_loadu_si128((const __m128i *)sc);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(15)));
+        __m256i mins16 =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(15)));
         __m256i msum = _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -323,7 +324,8 @@ XT_TARGET_AVX2 static float dot_q2_K(int64_t n, const void *restrict w, const vo
             for (int k = 0; k < 4; k++) {
                 __m256i q = _mm256_and_si256(qv, m3);
                 qv = _mm256_srli_epi16(qv, 2);
-                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
+                __m256i p =
+                    _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
                 int s = 8 * h + 2 * k;
                 p = _mm256_madd_epi16(p, pair16(sc[s] & 15, sc[s + 1] & 15));
                 sumi = _mm256_add_epi32(sumi, p);
@@ -361,7 +363,8 @@ XT_TARGET_AVX2 static float dot_q3_K(int64_t n, const void *restrict w, const vo
                 hm = _mm256_srli_epi16(hm, 1);
                 __m256i q = _mm256_or_si256(_mm256_and_si256(qv, m3), hb);
                 qv = _mm256_srli_epi16(qv, 2);
-                __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
+                __m256i p =
+                    _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
                 int s = 8 * h + 2 * k;
                 p = _mm256_madd_epi16(p, pair16(sc[s], sc[s + 1]));
                 sumi = _mm256_add_epi32(sumi, p);
@@ -373,8 +376,7 @@ XT_TARGET_AVX2 static float dot_q3_K(int64_t n, const void *restrict w, const vo
     return xt_x86_hsum_ps(acc);
 }
 
-XT_TARGET_AVX2 static float dot_iq4_xs(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX2 static float dot_iq4_xs(int64_t n, const void *restrict w, const void *restrict a) {
     const block_iq4_xs *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;

@@ -8,9 +8,8 @@
 // compiled for plain AVX-512 ever contains it and the compiler cannot emit it elsewhere
 // (the K-quants multiply by sub-block scales in int16 right after maddubs, where VNNI does
 // not save work). Accuracy as in x86_avx2.c.
-#include "quant/quant.h"
-
 #include "quant/arch/x86_common.h"
+#include "quant/quant.h"
 
 #if defined(XT_X86)
 
@@ -131,8 +130,7 @@ XT_INLINE XT_TARGET_AVX512 float lut_body(int64_t n, const void *w, const void *
     const int64_t nb = n / 32;
     const size_t bsz = mxfp4 ? sizeof(block_mxfp4) : sizeof(block_iq4_nl);
     const size_t qoff = mxfp4 ? offsetof(block_mxfp4, qs) : offsetof(block_iq4_nl, qs);
-    const __m256i table =
-        xt_x86_table16(mxfp4 ? xt_x86_kvalues_mxfp4 : xt_x86_kvalues_iq4nl);
+    const __m256i table = xt_x86_table16(mxfp4 ? xt_x86_kvalues_mxfp4 : xt_x86_kvalues_iq4nl);
     const uint8_t *xb = w;
     __m512 acc = _mm512_setzero_ps();
     float sum = 0.0f;
@@ -247,16 +245,16 @@ XT_INLINE XT_TARGET_AVX512 float q5_0_body(int64_t n, const void *w, const void 
 }
 
 // Instantiations: plain AVX-512 and AVX-512 VNNI.
-#define XT_LEGACY_PAIR(name, call)                                                            \
-    XT_TARGET_AVX512 static float dot_##name(int64_t n, const void *restrict w,               \
-                                             const void *restrict a) {                        \
-        const int vnni = 0;                                                                   \
-        return call;                                                                          \
-    }                                                                                         \
-    XT_TARGET_AVX512 static float dot_##name##_vnni(int64_t n, const void *restrict w,        \
-                                                    const void *restrict a) {                 \
-        const int vnni = 1;                                                                   \
-        return call;                                                                          \
+#define XT_LEGACY_PAIR(name, call)                                                     \
+    XT_TARGET_AVX512 static float dot_##name(int64_t n, const void *restrict w,        \
+                                             const void *restrict a) {                 \
+        const int vnni = 0;                                                            \
+        return call;                                                                   \
+    }                                                                                  \
+    XT_TARGET_AVX512 static float dot_##name##_vnni(int64_t n, const void *restrict w, \
+                                                    const void *restrict a) {          \
+        const int vnni = 1;                                                            \
+        return call;                                                                   \
     }
 
 XT_LEGACY_PAIR(q4_0, q4_0_body(n, w, a, vnni))
@@ -269,8 +267,7 @@ XT_LEGACY_PAIR(q5_1, q5_1_body(n, w, a, vnni))
 
 // ---- K-quants against Q8_K (two 32-element groups per step) ----
 
-XT_TARGET_AVX512 static float dot_q4_K(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_q4_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
@@ -302,8 +299,7 @@ XT_TARGET_AVX512 static float dot_q4_K(int64_t n, const void *restrict w,
     return hsum512(acc) - xt_x86_hsum_ps(accm);
 }
 
-XT_TARGET_AVX512 static float dot_q5_K(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_q5_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q5_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
@@ -349,8 +345,7 @@ XT_INLINE XT_TARGET_AVX512 __m512i scale16x4(int s0, int s1, int s2, int s3) {
     return join(lo, hi);
 }
 
-XT_TARGET_AVX512 static float dot_q6_K(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_q6_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
@@ -392,8 +387,7 @@ XT_TARGET_AVX512 static float dot_q6_K(int64_t n, const void *restrict w,
     return hsum512(acc);
 }
 
-XT_TARGET_AVX512 static float dot_q2_K(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_q2_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q2_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
@@ -429,8 +423,7 @@ XT_TARGET_AVX512 static float dot_q2_K(int64_t n, const void *restrict w,
     return hsum512(acc) - xt_x86_hsum_ps(accm);
 }
 
-XT_TARGET_AVX512 static float dot_q3_K(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_q3_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q3_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
@@ -495,8 +488,7 @@ XT_TARGET_AVX512 static float dot_iq4_xs(int64_t n, const void *restrict w,
 
 // ---- float weights against F32 activations ----
 
-XT_TARGET_AVX512 static float dot_f32(int64_t n, const void *restrict w,
-                                      const void *restrict a) {
+XT_TARGET_AVX512 static float dot_f32(int64_t n, const void *restrict w, const void *restrict a) {
     const float *x = w;
     const float *y = a;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -510,8 +502,7 @@ XT_TARGET_AVX512 static float dot_f32(int64_t n, const void *restrict w,
     return s;
 }
 
-XT_TARGET_AVX512 static float dot_f16(int64_t n, const void *restrict w,
-                                      const void *restrict a) {
+XT_TARGET_AVX512 static float dot_f16(int64_t n, const void *restrict w, const void *restrict a) {
     const xt_half *x = w;
     const float *y = a;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -532,8 +523,7 @@ XT_INLINE XT_TARGET_AVX512 __m512 bf16x16(const xt_bf16 *p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
-XT_TARGET_AVX512 static float dot_bf16(int64_t n, const void *restrict w,
-                                       const void *restrict a) {
+XT_TARGET_AVX512 static float dot_bf16(int64_t n, const void *restrict w, const void *restrict a) {
     const xt_bf16 *x = w;
     const float *y = a;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();

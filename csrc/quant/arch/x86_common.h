@@ -11,10 +11,11 @@
 //   without AVX-512 (a test-only harness; the VNNI inline asm is then replaced by SIMDe's
 //   _mm512_dpbusd_epi32).
 //
-// Integer ranges: activations come from the Q8 quantizers and lie in [-127, 127]; the
-// signed x signed products use the sign trick (|x| times y with x's sign), which is exact for
-// weights in [-128, 127] and activations in [-127, 127] (an activation byte of -128 is never
-// produced by a quantizer; with one the product would be wrong, as in ggml).
+// Integer ranges: the Q8 quantizers give activation codes in [-127, 127] for finite input;
+// the signed x signed products use the sign trick (|x| times y with x's sign), exact for
+// weights in [-128, 127] and activations in [-127, 127]. A code of -128 appears only after a
+// NaN in the activation row (the scalar max fold resets there and saturates); such dots are
+// meaningless and may then differ from the scalar one, as in ggml.
 #ifndef XT_QUANT_ARCH_X86_COMMON_H
 #define XT_QUANT_ARCH_X86_COMMON_H
 
@@ -74,8 +75,7 @@ static inline simde__m512 xt_simde_cvtph_ps(simde__m256i a) {
 #define XT_INLINE static inline
 #else
 #define XT_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define XT_TARGET_AVX512 \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define XT_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define XT_INLINE static inline __attribute__((always_inline))
 #endif
 
@@ -112,8 +112,9 @@ XT_INLINE XT_TARGET_AVX2 float xt_x86_hmax_ps(__m256 v) {
 
 // 16 bytes of nibbles -> 32 bytes [low nibbles (elements 0..15) | high nibbles (16..31)].
 XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_nibbles32(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    // both lanes get the 16 bytes; the upper lane shifts right by 4 (per 32-bit lane)
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
 }
 
@@ -121,8 +122,8 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_nibbles32(const uint8_t *qs) {
 XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_bits32(const uint8_t *p) {
     uint32_t bits;
     memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                            2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i pick = _mm256_set1_epi64x((int64_t)0x8040201008040201ULL);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, pick), pick);
@@ -154,7 +155,7 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_ss(__m256i x, __m256i y) {
 static const int8_t xt_x86_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                 1,    13,   25,  38,  53,  69,  89,  113};
 // E2M1 values doubled (ggml's int8 MXFP4 table; code 8 is +0).
-static const int8_t xt_x86_kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12,
+static const int8_t xt_x86_kvalues_mxfp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                                 0, -1, -2, -3, -4, -6, -8, -12};
 
 XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_table16(const int8_t *t) {
@@ -239,8 +240,8 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, i
     __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
     __m256 a0 = _mm256_andnot_ps(sign, v0), a1 = _mm256_andnot_ps(sign, v1);
     __m256 a2 = _mm256_andnot_ps(sign, v2), a3 = _mm256_andnot_ps(sign, v3);
-    __m256 nan = _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q),
-                              _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q));
+    __m256 nan =
+        _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q), _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q));
     float amax;
     if (_mm256_movemask_ps(nan)) {
         // order matters only with NaN: replay the scalar fold
@@ -274,7 +275,8 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, i
     return q;
 }
 
-XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_0(const float *restrict src, void *restrict dst, int64_t n) {
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_0(const float *restrict src, void *restrict dst,
+                                                int64_t n) {
     block_q8_0 *y = dst;
     for (int64_t i = 0; i < n / QK8_0; i++) {
         float d;
@@ -284,7 +286,8 @@ XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_0(const float *restrict src, void 
     }
 }
 
-XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_1(const float *restrict src, void *restrict dst, int64_t n) {
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_1(const float *restrict src, void *restrict dst,
+                                                int64_t n) {
     block_q8_1 *y = dst;
     for (int64_t i = 0; i < n / QK8_1; i++) {
         float d;
@@ -299,7 +302,8 @@ XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_1(const float *restrict src, void 
 // Q8_K: max = the first element of largest magnitude (sign kept), iscale = -127/max,
 // q = clamp(nearest_int(iscale * x), -128, 127), d = 1/iscale; bsums = sums of 16 codes.
 // nearest_int uses the scalar's magic-number trick, so NaN/Inf give the same codes.
-XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_K(const float *restrict src, void *restrict dst, int64_t n) {
+XT_INLINE XT_TARGET_AVX2 void xt_x86_quant_q8_K(const float *restrict src, void *restrict dst,
+                                                int64_t n) {
     block_q8_K *y = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / QK_K; i++) {
