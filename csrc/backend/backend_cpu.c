@@ -2,6 +2,7 @@
 // persistent thread pool, the matmul context and the attention/rope scratch, all sized once by
 // reserve() so the token loop never allocates.
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"

@@ -37,6 +37,8 @@ typedef struct {
     bool qk_norm;                // RMSNorm per head on Q and K, before rope
     bool post_norms;             // sandwich: post_attention_norm and post_ffw_norm
     bool embd_scale;             // embeddings times sqrt(n_embd)
+    bool prescale_q;             // Q is multiplied by q_scale after rope (gemma3, phi3);
+                                 // otherwise q.k is scaled inside attention (llama.cpp order)
     bool fused_gate_up;          // ffn_up rows are [gate | up]; there is no ffn_gate
     bool rope_full_head;         // rope.dimension_count must equal head_dim (llama)
     bool longrope_factors;       // rope_factors_long/short chosen by context length (phi3)

@@ -20,6 +20,7 @@ const xt_arch_desc xt_arch_gemma3 = {
     .qk_norm = true,
     .post_norms = true,
     .embd_scale = true,
+    .prescale_q = true,
     .swa_period_default = 6,
     .rope_base_swa_default = 10000.0f,
     .hparams_hook = gemma3_hparams,

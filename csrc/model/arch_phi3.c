@@ -9,5 +9,6 @@ const xt_arch_desc xt_arch_phi3 = {
     .rope = XT_ROPE_NEOX,
     .act = XT_ACT_SILU,
     .fused_gate_up = true,
+    .prescale_q = true,
     .longrope_factors = true,
 };
