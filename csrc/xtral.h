@@ -283,6 +283,45 @@ int64_t xt_safetensors_find_metadata(const xt_safetensors *h, const char *key); 
 const char *xt_st_dtype_name(xt_st_dtype t);
 size_t xt_st_dtype_size(xt_st_dtype t);
 
+// ---- model ----
+// A loaded model (weights mapped from the file, KV cache, scratch, a persistent thread pool).
+// One model is not reentrant: callers serialize forward/reset on one handle (the Python
+// binding holds a per-object lock); two models run in parallel.
+typedef struct xt_model xt_model;
+
+typedef struct {
+    int n_threads;        // <= 0: one per online CPU
+    int64_t n_ctx;        // KV capacity in tokens; 0: min(training context, 4096)
+    xt_dtype kv_type;     // XT_DTYPE_F16 (default) or XT_DTYPE_F32
+    int64_t n_batch;      // tokens per prefill chunk; 0: 512
+} xt_model_params;
+
+void xt_model_params_default(xt_model_params *p);
+// Loads a GGUF model. Caller frees with xt_model_free.
+xt_status xt_model_load(const char *path, const xt_model_params *params, xt_model **out);
+void xt_model_free(xt_model *m);  // accepts NULL
+// Runs `n` tokens after the n_past already in the cache and writes logits: (n, n_vocab) when
+// all_logits, else (n_vocab) for the last token. On failure the cache is as it was (n_past
+// unchanged). XT_ERR_INVALID_ARG for n < 1, ids out of range, or n_past + n > n_ctx.
+xt_status xt_model_forward(xt_model *m, const int32_t *tokens, int64_t n, bool all_logits,
+                           float *logits);
+void xt_model_reset(xt_model *m);           // forgets the cache (n_past = 0)
+int64_t xt_model_n_past(const xt_model *m);
+
+typedef struct {
+    const char *architecture;  // borrowed from the model
+    int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int64_t n_ctx, n_ctx_train, n_batch;
+    int n_threads;
+    xt_dtype kv_type;
+    int64_t n_params;
+    uint64_t weight_bytes, kv_bytes, scratch_bytes;
+    int64_t type_tensors[XT_DTYPE_COUNT];  // tensors of each type
+    int64_t type_params[XT_DTYPE_COUNT];   // elements of each type
+} xt_model_info;
+
+void xt_model_get_info(const xt_model *m, xt_model_info *out);
+
 #ifdef __cplusplus
 }
 #endif

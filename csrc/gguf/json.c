@@ -163,7 +163,7 @@ static xt_status read_escape(parser *ps, uint32_t *cp) {
     case 'u': break;
     default: return fail(start, "invalid escape");
     }
-    uint32_t hi;
+    uint32_t hi = 0;
     XT_TRY(read_hex4(ps, start, &hi));
     if (hi >= 0xDC00 && hi <= 0xDFFF) return fail(start, "unpaired low surrogate escape");
     if (hi < 0xD800 || hi > 0xDBFF) {
@@ -174,7 +174,7 @@ static xt_status read_escape(parser *ps, uint32_t *cp) {
         return fail(start, "unpaired high surrogate escape");
     }
     ps->pos += 2;
-    uint32_t lo;
+    uint32_t lo = 0;
     XT_TRY(read_hex4(ps, ps->pos - 2, &lo));
     if (lo < 0xDC00 || lo > 0xDFFF) return fail(start, "unpaired high surrogate escape");
     *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
@@ -197,7 +197,7 @@ static xt_status parse_string(parser *ps, const char **ptr, size_t *len) {
         if (c < 0x20) return fail(ps->pos, "control character in string (escape it)");
         if (c == '\\') {
             ps->pos++;
-            uint32_t cp;
+            uint32_t cp = 0;
             XT_TRY(read_escape(ps, &cp));
             uint8_t b[4];
             size_t k = utf8_encode(cp, b);

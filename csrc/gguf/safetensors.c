@@ -8,6 +8,7 @@
 // fields in a tensor entry are ignored and "__metadata__" may be null, as the crate allows.
 // Stricter than the crate: duplicate keys (the crate keeps the last), tensor names or
 // metadata keys holding U+0000, and more than XT_ST_MAX_DIMS dimensions are errors.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,7 +117,7 @@ static xt_status parse_shape(const char *name, const xt_json_value *v, xt_st_ten
                  "safetensors tensor " NAME_FMT ": %zu dimensions (at most %d)", name,
                  v->v.arr.count, XT_ST_MAX_DIMS);
     for (size_t d = 0; d < v->v.arr.count; d++) {
-        uint64_t n;
+        uint64_t n = 0;
         XT_TRY(read_count(name, "a 'shape' entry", &v->v.arr.items[d], &n));
         dims[d] = (int64_t)n;
     }
@@ -140,8 +141,7 @@ static xt_status parse_offsets(const char *name, const xt_json_value *v, uint64_
     return XT_OK;
 }
 
-// Fills t from one header entry; dims has room for XT_ST_MAX_DIMS entries... or as many as the
-// entry's shape holds (the caller sized it from the header).
+// Fills t from one header entry; dims has room for the entry's shape (the caller counted it).
 static xt_status parse_tensor(const xt_json_member *m, xt_st_tensor *t, int64_t *dims) {
     const char *name = m->key;
     XT_RETURN_IF(has_nul(name, m->key_len), XT_ERR_BAD_FILE,
@@ -153,7 +153,7 @@ static xt_status parse_tensor(const xt_json_member *m, xt_st_tensor *t, int64_t 
                  xt_json_type_name(v->type));
     XT_TRY(parse_dtype(name, xt_json_get(v, "dtype"), &t->dtype));
     XT_TRY(parse_shape(name, xt_json_get(v, "shape"), t, dims));
-    uint64_t begin, end;
+    uint64_t begin = 0, end = 0;
     XT_TRY(parse_offsets(name, xt_json_get(v, "data_offsets"), &begin, &end));
 
     uint64_t nbytes = k_dtypes[t->dtype].size;

@@ -109,6 +109,13 @@ static int module_exec(PyObject *m) {
     if (PyModule_AddType(m, st->GGUFHandleType) < 0) return -1;
     if (PyModule_AddIntConstant(m, "DTYPE_COUNT", XT_DTYPE_COUNT) < 0) return -1;
     if (PyModule_AddFunctions(m, xt_quant_methods) < 0) return -1;
+    st->ModelHandleType = (PyTypeObject *)xt_model_handle_type_create(m);
+    if (st->ModelHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->ModelHandleType) < 0) return -1;
+    st->SafetensorsHandleType = (PyTypeObject *)xt_safetensors_handle_type_create(m);
+    if (st->SafetensorsHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->SafetensorsHandleType) < 0) return -1;
+    if (PyModule_AddFunctions(m, xt_safetensors_methods) < 0) return -1;
     xt_py_log_install();
     return 0;
 }
@@ -119,6 +126,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->GGUFError);
     Py_VISIT(st->UnsupportedError);
     Py_VISIT(st->GGUFHandleType);
+    Py_VISIT(st->ModelHandleType);
+    Py_VISIT(st->SafetensorsHandleType);
     return 0;
 }
 
@@ -128,6 +137,8 @@ static int module_clear(PyObject *m) {
     Py_CLEAR(st->GGUFError);
     Py_CLEAR(st->UnsupportedError);
     Py_CLEAR(st->GGUFHandleType);
+    Py_CLEAR(st->ModelHandleType);
+    Py_CLEAR(st->SafetensorsHandleType);
     return 0;
 }
 

@@ -11,6 +11,8 @@ typedef struct {
     PyObject *GGUFError;         // (XtralError, ValueError): malformed file content
     PyObject *UnsupportedError;  // (XtralError, ValueError): well-formed but unsupported
     PyTypeObject *GGUFHandleType;
+    PyTypeObject *ModelHandleType;
+    PyTypeObject *SafetensorsHandleType;
 } xt_module_state;
 
 extern PyModuleDef xt_module_def;
@@ -36,5 +38,8 @@ PyObject *xt_gguf_value_to_py(const xt_gguf_value *v);          // py_gguf_meta.
 PyObject *xt_gguf_value_type_str(const xt_gguf_value *v);       // py_gguf_meta.c
 void xt_py_log_install(void);                                   // py_log.c
 extern PyMethodDef xt_quant_methods[];                           // py_quant.c
+PyObject *xt_model_handle_type_create(PyObject *module);       // py_model.c
+PyObject *xt_safetensors_handle_type_create(PyObject *module); // py_safetensors.c
+extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H

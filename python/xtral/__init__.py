@@ -2,8 +2,10 @@
 
 GGUF files (:class:`GGUFFile`, :func:`write_gguf`), the tensor type table (:func:`dtype_info`),
 the memory plan, and quantization (:class:`Quantizer`, :class:`QTensor`, :func:`matmul`,
-:func:`dequantize`, :func:`quant_types`, :func:`quantize_gguf`). Errors derive from :class:`XtralError`; malformed
-files raise :class:`GGUFError` (a ``ValueError``) naming the offending field.
+:func:`dequantize`, :func:`quant_types`, :func:`quantize_gguf`), safetensors files
+(:class:`SafetensorsFile`). Errors derive from :class:`XtralError`; any malformed model file
+(GGUF, safetensors, JSON) raises :class:`GGUFError` (alias :class:`FormatError`, a
+``ValueError``) naming the offending field.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from .gguf import (
 )
 from .models import default_model_path
 from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
+from .safetensors import SafetensorsFile
+
+# GGUFError is raised for any malformed model file, safetensors and JSON included.
+FormatError = GGUFError
 
 __version__ = "0.1.0"
 
@@ -35,12 +41,14 @@ def quantize_gguf(src, dst, qtype, imatrix=None, threads=None, progress=True):  
 logging.getLogger("xtral").addHandler(logging.NullHandler())
 
 __all__ = [
+    "FormatError",
     "GGUFError",
     "GGUFFile",
     "GGUFValue",
     "MemoryPlan",
     "QTensor",
     "Quantizer",
+    "SafetensorsFile",
     "TensorInfo",
     "UnsupportedError",
     "XtralError",

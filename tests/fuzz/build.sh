@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# build.sh — builds the GGUF libFuzzer target against the C core (no Python), and optionally
-# runs it.
+# build.sh — builds the libFuzzer targets (GGUF, safetensors, JSON) against the C core (no
+# Python), and optionally runs them.
 #
-#   tests/fuzz/build.sh              build tests/fuzz/gguf_fuzz
-#   tests/fuzz/build.sh run [SECS]   build, then fuzz for SECS seconds (default 60) starting from
-#                                    a copy of tests/fuzz/corpus/gguf; exits non-zero on a finding.
+#   tests/fuzz/build.sh              build tests/fuzz/{gguf,safetensors,json}_fuzz
+#   tests/fuzz/build.sh run [SECS]   build, then fuzz for SECS seconds in all (default 60; a third
+#                                    per target) starting from a copy of tests/fuzz/corpus/<target>;
+#                                    exits non-zero on a finding.
 #                                    New inputs go to a temporary directory (the committed corpus
 #                                    is left as is); crash-*/leak-*/timeout-* files land in
-#                                    tests/fuzz/out/, where tests/test_fuzz_corpus.py replays them.
+#                                    tests/fuzz/out/ (GGUF: crash-*, replayed by
+#                                    tests/test_fuzz_corpus.py; the others: safetensors-crash-*,
+#                                    json-crash-*, replayed by tests/test_safetensors.py and
+#                                    tests/test_json.py).
 #
 # Needs clang with the libFuzzer runtime (Debian/Ubuntu: apt-get install -y clang libclang-rt-14-dev).
 # Environment: CC (default clang).
@@ -39,26 +43,40 @@ if ! "$cc" "${flags[@]}" tests/fuzz/gguf_fuzz.c "${sources[@]}" -pthread -lm -o 
     echo "build.sh: build failed (missing libFuzzer runtime? apt-get install -y libclang-rt-14-dev)" >&2
     exit 2
 fi
+# The safetensors and JSON readers need only these core files.
+st_sources=(csrc/core/status.c csrc/core/mmap.c csrc/core/strmap.c csrc/gguf/json.c
+            csrc/gguf/safetensors.c)
+for t in safetensors json; do
+    if ! "$cc" "${flags[@]}" "tests/fuzz/${t}_fuzz.c" "${st_sources[@]}" -pthread -lm -o "$here/${t}_fuzz"; then
+        echo "build.sh: build of ${t}_fuzz failed" >&2
+        exit 2
+    fi
+done
 
 [ "${1:-}" = "run" ] || exit 0
 
-seconds="${2:-60}"
+total="${2:-60}"
+seconds=$(( total / 3 > 0 ? total / 3 : 1 ))  # the three targets share the time
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus" "$here/out"
-cp "$here"/corpus/gguf/* "$work/corpus/" 2>/dev/null || true
+mkdir -p "$here/out"
 
-echo "build.sh: fuzzing for ${seconds}s (corpus copy in $work/corpus, findings in tests/fuzz/out/)"
 status=0
-ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
-UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-"$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 \
-    -artifact_prefix="$here/out/" "$work/corpus" || status=$?
-
-if [ "$status" -ne 0 ]; then
-    echo "build.sh: FINDING (exit $status); reproduce with: $bin $here/out/<file>" >&2
-    ls -l "$here/out" >&2 || true
-    exit 1
-fi
-echo "build.sh: no findings in ${seconds}s"
+for t in gguf safetensors json; do
+    prefix="$here/out/"
+    [ "$t" = gguf ] || prefix="$here/out/$t-"
+    mkdir -p "$work/$t"
+    cp "$here/corpus/$t"/* "$work/$t/" 2>/dev/null || true
+    echo "build.sh: fuzzing ${t}_fuzz for ${seconds}s (corpus copy in $work/$t, findings in tests/fuzz/out/)"
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    "$here/${t}_fuzz" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 \
+        -artifact_prefix="$prefix" "$work/$t" || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "build.sh: FINDING in ${t}_fuzz (exit $status); reproduce with: $here/${t}_fuzz $prefix<file>" >&2
+        ls -l "$here/out" >&2 || true
+        exit 1
+    fi
+done
+echo "build.sh: no findings in ${total}s"

@@ -16,61 +16,62 @@
 
 XT_INLINE XT_TARGET_AVX2 __m256 blk_scale(float d) { return _mm256_set1_ps(d); }
 
+// Block dots of the legacy formats against Q8_0: 8 int32 lanes of exact partial sums.
+XT_INLINE XT_TARGET_AVX2 __m256i q4_0_blk(const block_q4_0 *x, const block_q8_0 *y) {
+    __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
+    return xt_x86_dot_us_off(xt_x86_nibbles32(x->qs), qy, _mm256_set1_epi8(8));
+}
+
+XT_INLINE XT_TARGET_AVX2 __m256i q8_0_blk(const block_q8_0 *x, const block_q8_0 *y) {
+    return xt_x86_dot_ss(_mm256_loadu_si256((const __m256i *)x->qs),
+                         _mm256_loadu_si256((const __m256i *)y->qs));
+}
+
+// 4-bit lookup formats (IQ4_NL, MXFP4): table values times Q8_0.
+XT_INLINE XT_TARGET_AVX2 __m256i lut_dot(const uint8_t *qs, const int8_t *qy, __m256i table) {
+    __m256i v = _mm256_shuffle_epi8(table, xt_x86_nibbles32(qs));
+    return xt_x86_dot_ss(v, _mm256_loadu_si256((const __m256i *)qy));
+}
+
+// The four kernels below share one shape: 4 blocks per step (see "four blocks per step" in
+// x86_common.h), then the last 0..3 blocks one at a time into the same accumulator.
+#define XT_LEGACY4_BODY(blk_dot, scale4, scale1)                                              \
+    __m256 acc = _mm256_setzero_ps();                                                         \
+    int64_t i = 0;                                                                            \
+    for (; i + 3 < nb; i += 4) {                                                              \
+        xt_x86_prefetch2(x + i);                                                              \
+        __m256i s0 = blk_dot(i), s1 = blk_dot(i + 1);                                         \
+        __m256i s2 = blk_dot(i + 2), s3 = blk_dot(i + 3);                                     \
+        __m256i s = xt_x86_reduce4(s0, s1, s2, s3);                                           \
+        acc = _mm256_fmadd_ps(scale4(i), _mm256_cvtepi32_ps(s), acc);                         \
+    }                                                                                         \
+    for (; i < nb; i++) {                                                                     \
+        acc = _mm256_fmadd_ps(blk_scale(scale1(i)), _mm256_cvtepi32_ps(blk_dot(i)), acc);     \
+    }                                                                                         \
+    return xt_x86_hsum_ps(acc)
+
+#define HH4(i) xt_x86_scale4_hh(xt_x86_gather_h4(&x[i].d, sizeof *x), \
+                                xt_x86_gather_h4(&y[i].d, sizeof *y))
+#define HH1(i) (xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d))
+#define E8H4(i) xt_x86_scale4_e8h(&x[i].e, sizeof *x, xt_x86_gather_h4(&y[i].d, sizeof *y))
+#define E8H1(i) (xt_x86_e8m0_half(x[i].e) * xt_x86_h2f(y[i].d))
+
 XT_TARGET_AVX2 static float dot_q4_0(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_0;
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i y1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
-        __m256i s0 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i].qs), y0, off);
-        __m256i s1 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i + 1].qs), y1, off);
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i s0 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i].qs), y0, off);
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
+#define BLK(i) q4_0_blk(&x[i], &y[i])
+    XT_LEGACY4_BODY(BLK, HH4, HH1);
+#undef BLK
 }
 
 XT_TARGET_AVX2 static float dot_q8_0(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
-        __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256i s1 = xt_x86_dot_ss(x1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
-}
-
-// 4-bit lookup formats (IQ4_NL, MXFP4): table values times Q8_0, per-block scale.
-XT_INLINE XT_TARGET_AVX2 __m256i lut_dot(const uint8_t *qs, const int8_t *qy, __m256i table) {
-    __m256i v = _mm256_shuffle_epi8(table, xt_x86_nibbles32(qs));
-    return xt_x86_dot_ss(v, _mm256_loadu_si256((const __m256i *)qy));
+#define BLK(i) q8_0_blk(&x[i], &y[i])
+    XT_LEGACY4_BODY(BLK, HH4, HH1);
+#undef BLK
 }
 
 XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w, const void *restrict a) {
@@ -78,22 +79,9 @@ XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w, const 
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_NL;
     const __m256i table = xt_x86_table16(xt_x86_kvalues_iq4nl);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i s0 = lut_dot(x[i].qs, y[i].qs, table);
-        __m256i s1 = lut_dot(x[i + 1].qs, y[i + 1].qs, table);
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i s0 = lut_dot(x[i].qs, y[i].qs, table);
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
+#define BLK(i) lut_dot(x[i].qs, y[i].qs, table)
+    XT_LEGACY4_BODY(BLK, HH4, HH1);
+#undef BLK
 }
 
 XT_TARGET_AVX2 static float dot_mxfp4(int64_t n, const void *restrict w, const void *restrict a) {
@@ -101,23 +89,16 @@ XT_TARGET_AVX2 static float dot_mxfp4(int64_t n, const void *restrict w, const v
     const block_q8_0 *y = a;
     const int64_t nb = n / QK_MXFP4;
     const __m256i table = xt_x86_table16(xt_x86_kvalues_mxfp4);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        __m256i s0 = lut_dot(x[i].qs, y[i].qs, table);
-        __m256i s1 = lut_dot(x[i + 1].qs, y[i + 1].qs, table);
-        float d0 = xt_x86_e8m0_half(x[i].e) * xt_x86_h2f(y[i].d);
-        float d1 = xt_x86_e8m0_half(x[i + 1].e) * xt_x86_h2f(y[i + 1].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    for (; i < nb; i++) {
-        __m256i s0 = lut_dot(x[i].qs, y[i].qs, table);
-        float d0 = xt_x86_e8m0_half(x[i].e) * xt_x86_h2f(y[i].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-    }
-    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
+#define BLK(i) lut_dot(x[i].qs, y[i].qs, table)
+    XT_LEGACY4_BODY(BLK, E8H4, E8H1);
+#undef BLK
 }
+
+#undef HH4
+#undef HH1
+#undef E8H4
+#undef E8H1
+#undef XT_LEGACY4_BODY
 
 // Q4_1 / Q5_1 (vs Q8_1): d_x d_y sum(q y) + m_x s_y, the min term added per block.
 XT_TARGET_AVX2 static float dot_q4_1(int64_t n, const void *restrict w, const void *restrict a) {

@@ -19,7 +19,7 @@
 #ifndef XT_QUANT_ARCH_X86_COMMON_H
 #define XT_QUANT_ARCH_X86_COMMON_H
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__x86_64__) || defined(_M_X64) || defined(XT_X86_TEST_SIMDE)
 #define XT_X86 1
 
 #include <stddef.h>
@@ -27,6 +27,9 @@
 #include <string.h>
 
 #if defined(XT_X86_TEST_SIMDE)
+#ifndef XT_X86_TEST_SIMDE_VNNI
+#define XT_X86_TEST_SIMDE_VNNI 0  // 1: the AVX-512 table takes the VNNI kernels
+#endif
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
@@ -150,6 +153,69 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_ss(__m256i x, __m256i y) {
     return _mm256_madd_epi16(xt_x86_mul_ss16(x, y), _mm256_set1_epi16(1));
 }
 
+// ---- four blocks per step: batched scales, one reduction, prefetch ----
+// The legacy kernels take 4 blocks per step: each block's integer dot stays in its own 8
+// int32 lanes (exact), xt_x86_reduce4 folds the four into one vector, and one FMA applies the
+// four block scales, converted together with one F16C instruction. That removes per block a
+// scalar f16 conversion pair, a broadcast, an int->float conversion and an FMA; the scale
+// products are the same float products as in the reference (x_d * y_d, exact inputs).
+
+// Bytes ahead of the weight block being read that the kernels prefetch: enough to cover the
+// memory latency at one core's share of the bandwidth (decode streams each weight once; the
+// hardware prefetchers stop at 4 KiB pages, and rows are 4-9 KiB).
+#define XT_X86_PREFETCH_AHEAD 1024
+
+// Prefetches the two cache lines XT_X86_PREFETCH_AHEAD bytes after p (a step reads <= 128
+// bytes of weights, so two lines per step keep ahead of it). Prefetches never fault.
+XT_INLINE XT_TARGET_AVX2 void xt_x86_prefetch2(const void *p) {
+    _mm_prefetch((const char *)p + XT_X86_PREFETCH_AHEAD, _MM_HINT_T0);
+    _mm_prefetch((const char *)p + XT_X86_PREFETCH_AHEAD + 64, _MM_HINT_T0);
+}
+
+// The f16 values at p, p + stride, p + 2 stride, p + 3 stride, packed into 64 bits in order
+// (integer loads and shifts: they run beside the vector work).
+XT_INLINE uint64_t xt_x86_gather_h4(const void *p, size_t stride) {
+    const uint8_t *b = p;
+    uint16_t h0, h1, h2, h3;
+    memcpy(&h0, b, 2);
+    memcpy(&h1, b + stride, 2);
+    memcpy(&h2, b + 2 * stride, 2);
+    memcpy(&h3, b + 3 * stride, 2);
+    return (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+}
+
+// [x0*y0, x1*y1, x2*y2, x3*y3 | the same] from four packed f16 x and y scales.
+XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_scale4_hh(uint64_t hx, uint64_t hy) {
+    __m256 v = _mm256_cvtph_ps(_mm_set_epi64x((long long)hy, (long long)hx));  // [x | y]
+    return _mm256_mul_ps(v, _mm256_permute2f128_ps(v, v, 1));
+}
+
+// Four E8M0 bytes (packed in order) -> their "half" scales 2^(e-128) (as xt_x86_e8m0_half).
+XT_INLINE XT_TARGET_AVX2 __m128 xt_x86_e8m0_half4(uint32_t e4) {
+    __m128i e = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)e4));
+    __m128i norm = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+    __m128i tiny = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);  // used for e < 2 only
+    __m128i small = _mm_cmpgt_epi32(_mm_set1_epi32(2), e);
+    return _mm_castsi128_ps(_mm_blendv_epi8(norm, tiny, small));
+}
+
+// [e0*y0 .. e3*y3 | the same] for MXFP4: four E8M0 x scales (stride 17) and f16 y scales.
+XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_scale4_e8h(const uint8_t *pe, size_t stride, uint64_t hy) {
+    uint32_t e4 = (uint32_t)pe[0] | (uint32_t)pe[stride] << 8 | (uint32_t)pe[2 * stride] << 16 |
+                  (uint32_t)pe[3 * stride] << 24;
+    __m128 d = _mm_mul_ps(xt_x86_e8m0_half4(e4),
+                          _mm_cvtph_ps(_mm_cvtsi64_si128((long long)hy)));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(d), d, 1);
+}
+
+// Four blocks' int32 partial sums (8 lanes each) -> [b0 b1 b2 b3 | b0 b1 b2 b3]: lane k of
+// each half holds part of block k's sum (the two halves add up to it). Exact.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_reduce4(__m256i s0, __m256i s1, __m256i s2, __m256i s3) {
+    __m256i t01 = _mm256_add_epi32(_mm256_unpacklo_epi32(s0, s1), _mm256_unpackhi_epi32(s0, s1));
+    __m256i t23 = _mm256_add_epi32(_mm256_unpacklo_epi32(s2, s3), _mm256_unpackhi_epi32(s2, s3));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+}
+
 // ---- value tables for the 4-bit lookup formats (16 entries, repeated in both lanes) ----
 
 static const int8_t xt_x86_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
@@ -194,6 +260,26 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_low_bytes(__m256i a, __m256i b, __m256i 
 }
 
 // ---- K-quant scale unpacking ----
+
+// Q4_K / Q5_K: 12 packed bytes -> one 128-bit vector, bytes 0..7 the 6-bit scales sc[0..7],
+// bytes 8..15 the 6-bit mins m[0..7] (xt_get_scale_min_k4 on four bytes at a time).
+XT_INLINE XT_TARGET_AVX2 __m128i xt_x86_k4_scales_v(const uint8_t *s) {
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    const uint32_t m6 = 0x3F3F3F3Fu, m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    uint32_t sc_lo = u0 & m6, mn_lo = u1 & m6;
+    uint32_t sc_hi = (u2 & m4) | ((u0 >> 6) & m2) << 4;
+    uint32_t mn_hi = ((u2 >> 4) & m4) | ((u1 >> 6) & m2) << 4;
+    return _mm_set_epi64x((long long)((uint64_t)mn_hi << 32 | mn_lo),
+                          (long long)((uint64_t)sc_hi << 32 | sc_lo));
+}
+
+// pshufb control that broadcasts int16 lane k (of each 128-bit half) to the whole half.
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_bcast16_ctl(int k) {
+    return _mm256_set1_epi16((short)((2 * k) | (2 * k + 1) << 8));
+}
 
 // Q4_K / Q5_K: 12 packed bytes -> sc[0..7] (6-bit scales) and m[0..7] (6-bit mins).
 static inline void xt_x86_k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {

@@ -1,0 +1,159 @@
+// runner.c — the one generic transformer forward: every architecture runs through this code,
+// steered by its description's flags (arch.h). Tokens are processed in chunks of n_batch
+// (prefill as batched matmuls); every buffer comes from the arena sized at load.
+#include <math.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "model/model.h"
+
+// ---- attention block ----
+
+// q, k, v point into m->qkv: (n_tok rows of `stride` floats) each.
+static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int64_t pos0) {
+    xt_backend *be = m->be;
+    const xt_backend_ops *op = be->ops;
+    const xt_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, hd = hp->head_dim;
+    float *q, *k, *v;
+    int64_t stride;
+    if (L->wqkv.data != NULL) {
+        stride = m->q_dim + m->k_dim + m->v_dim;
+        XT_TRY(op->matmul(be, &L->wqkv, m->xn, nt, m->qkv));
+        if (L->bqkv.data) XT_TRY(op->add_bias(be, m->qkv, L->bqkv.data, nt, stride, stride));
+        q = m->qkv;
+        k = q + m->q_dim;
+        v = k + m->k_dim;
+    } else {
+        // Separate projections: three contiguous (n_tok, dim) matrices, each its own stride.
+        q = m->qkv;
+        k = q + nt * m->q_dim;
+        v = k + nt * m->k_dim;
+        XT_TRY(op->matmul(be, &L->wq, m->xn, nt, q));
+        XT_TRY(op->matmul(be, &L->wk, m->xn, nt, k));
+        XT_TRY(op->matmul(be, &L->wv, m->xn, nt, v));
+        if (L->bq.data) XT_TRY(op->add_bias(be, q, L->bq.data, nt, m->q_dim, m->q_dim));
+        if (L->bk.data) XT_TRY(op->add_bias(be, k, L->bk.data, nt, m->k_dim, m->k_dim));
+        if (L->bv.data) XT_TRY(op->add_bias(be, v, L->bv.data, nt, m->v_dim, m->v_dim));
+        stride = 0;
+    }
+    const int64_t qs = stride ? stride : m->q_dim;
+    const int64_t ks = stride ? stride : m->k_dim;
+    const int64_t vs = stride ? stride : m->v_dim;
+    if (L->q_norm.data != NULL) {
+        // Per-head RMSNorm: rows of head_dim; contiguous when unfused, per token when fused.
+        if (!stride) {
+            XT_TRY(op->rms_norm(be, q, q, L->q_norm.data, nt * hp->n_head, hd, hp->eps));
+            XT_TRY(op->rms_norm(be, k, k, L->k_norm.data, nt * hp->n_head_kv, hd, hp->eps));
+        } else {
+            for (int64_t t = 0; t < nt; t++) {
+                XT_TRY(op->rms_norm(be, q + t * qs, q + t * qs, L->q_norm.data, hp->n_head, hd,
+                                    hp->eps));
+                XT_TRY(op->rms_norm(be, k + t * ks, k + t * ks, L->k_norm.data, hp->n_head_kv, hd,
+                                    hp->eps));
+            }
+        }
+    }
+    if (hp->n_rot > 0) {
+        XT_TRY(op->rope(be, q, nt, qs, hp->n_head, hd, pos0, &L->rope));
+        XT_TRY(op->rope(be, k, nt, ks, hp->n_head_kv, hd, pos0, &L->rope));
+    }
+    float attn_scale = hp->q_scale;
+    if (m->arch->prescale_q) {
+        for (int64_t t = 0; t < nt; t++) XT_TRY(op->scale(be, q + t * qs, hp->q_scale, m->q_dim));
+        attn_scale = 1.0f;
+    }
+    XT_TRY(op->kv_store(be, L->k_cache, m->kv_type, m->n_ctx, k, nt, ks, hp->n_head_kv, hd, pos0));
+    XT_TRY(op->kv_store(be, L->v_cache, m->kv_type, m->n_ctx, v, nt, vs, hp->n_head_kv,
+                        hp->head_dim_v, pos0));
+    xt_attn_args a = {
+        .q = q, .q_stride = qs, .k = L->k_cache, .v = L->v_cache, .kv_type = m->kv_type,
+        .n_ctx = m->n_ctx, .out = m->att, .n_tok = nt, .n_head = hp->n_head,
+        .n_head_kv = hp->n_head_kv, .head_dim = hd, .head_dim_v = hp->head_dim_v, .pos0 = pos0,
+        .window = L->swa ? hp->n_swa : 0, .scale = attn_scale, .softcap = hp->attn_softcap,
+    };
+    XT_TRY(op->attention(be, &a));
+    XT_TRY(op->matmul(be, &L->wo, m->att, nt, m->tmp));
+    if (L->post_attn_norm.data) {
+        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, nt, E, hp->eps));
+    }
+    return op->add(be, m->x, m->tmp, nt * E);
+}
+
+// ---- feed-forward block ----
+
+static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t nt) {
+    xt_backend *be = m->be;
+    const xt_backend_ops *op = be->ops;
+    const xt_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
+    XT_TRY(op->rms_norm(be, m->xn, m->x, L->ffn_norm.data, nt, E, hp->eps));
+    const float *g, *u;
+    int64_t in_stride;
+    if (m->arch->fused_gate_up) {  // rows [gate | up]
+        XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn));
+        g = m->ffn;
+        u = m->ffn + F;
+        in_stride = 2 * F;
+    } else {
+        XT_TRY(op->matmul(be, &L->w_gate, m->xn, nt, m->ffn));
+        XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn + nt * F));
+        g = m->ffn;
+        u = m->ffn + nt * F;
+        in_stride = F;
+    }
+    XT_TRY(op->glu(be, m->arch->act, m->act, g, u, nt, F, in_stride));
+    XT_TRY(op->matmul(be, &L->w_down, m->act, nt, m->tmp));
+    if (L->post_ffw_norm.data) {
+        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, nt, E, hp->eps));
+    }
+    return op->add(be, m->x, m->tmp, nt * E);
+}
+
+// ---- one chunk ----
+
+// Runs nt tokens at positions pos0..; writes logits of rows [r0, nt) to `logits`
+// ((nt - r0, n_vocab)); r0 == nt: no logits.
+static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64_t pos0,
+                           int64_t r0, float *logits) {
+    xt_backend *be = m->be;
+    const xt_backend_ops *op = be->ops;
+    const xt_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd;
+    XT_TRY(op->get_rows(be, &m->tok_embd, tokens, nt, m->x));
+    if (m->arch->embd_scale) XT_TRY(op->scale(be, m->x, sqrtf((float)E), nt * E));
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        const xt_layer *L = &m->layers[il];
+        XT_TRY(op->rms_norm(be, m->xn, m->x, L->attn_norm.data, nt, E, hp->eps));
+        XT_TRY(attention_block(m, L, nt, pos0));
+        XT_TRY(ffn_block(m, L, nt));
+    }
+    if (r0 >= nt) return XT_OK;
+    const int64_t n_out = nt - r0;
+    XT_TRY(op->rms_norm(be, m->xn, m->x + r0 * E, m->output_norm.data, n_out, E, hp->eps));
+    XT_TRY(op->matmul(be, &m->output, m->xn, n_out, logits));
+    if (hp->final_softcap > 0.0f) {
+        XT_TRY(op->softcap(be, logits, hp->final_softcap, n_out * hp->n_vocab));
+    }
+    return XT_OK;
+}
+
+xt_status xt_model_run(xt_model *m, const int32_t *tokens, int64_t n, bool all_logits,
+                       float *logits) {
+    const int64_t V = m->hp.n_vocab;
+    for (int64_t c = 0; c < n; c += m->n_batch) {
+        const int64_t nt = n - c < m->n_batch ? n - c : m->n_batch;
+        const bool last = c + nt == n;
+        int64_t r0 = nt;
+        float *dst = NULL;
+        if (all_logits) {
+            r0 = 0;
+            dst = logits + c * V;
+        } else if (last) {
+            r0 = nt - 1;
+            dst = logits;
+        }
+        XT_TRY(run_chunk(m, tokens + c, nt, m->n_past + c, r0, dst));
+    }
+    return XT_OK;
+}

@@ -1,0 +1,300 @@
+// py_model.c — the heap type _core.ModelHandle: a loaded model (xt_model). forward() checks
+// its arguments with the GIL held, then runs with it released under a per-object lock (the
+// bz2 ACQUIRE_LOCK pattern), so one model shared by two threads is serialized and two models
+// run in parallel. python/xtral/model.py builds Model on top.
+#include "python/module_state.h"
+#include "pythread.h"
+
+typedef struct {
+    PyObject_HEAD
+    xt_model *m;              // owned; NULL once closed
+    PyThread_type_lock lock;  // serializes every use of `m`
+} ModelHandle;
+
+// Takes the lock, releasing the GIL while waiting so the holder can finish.
+#define ACQUIRE_LOCK(obj)                                   \
+    do {                                                    \
+        if (!PyThread_acquire_lock((obj)->lock, 0)) {       \
+            Py_BEGIN_ALLOW_THREADS                          \
+            PyThread_acquire_lock((obj)->lock, 1);          \
+            Py_END_ALLOW_THREADS                            \
+        }                                                   \
+    } while (0)
+#define RELEASE_LOCK(obj) PyThread_release_lock((obj)->lock)
+
+static xt_model *open_model(ModelHandle *self) {
+    if (self->m == NULL) {
+        xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+        PyErr_SetString(st ? st->XtralError : PyExc_ValueError, "the model is closed");
+    }
+    return self->m;
+}
+
+// ---- lifecycle ----
+
+static PyObject *handle_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args;
+    (void)kwds;
+    ModelHandle *self = (ModelHandle *)type->tp_alloc(type, 0);  // new
+    if (self == NULL) return NULL;
+    self->lock = PyThread_allocate_lock();
+    if (self->lock == NULL) {
+        Py_DECREF(self);
+        PyErr_SetString(PyExc_MemoryError, "cannot allocate a lock");
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int handle_init(ModelHandle *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"path", "threads", "n_ctx", "kv_type", "n_batch", NULL};
+    PyObject *path_bytes = NULL;  // new
+    int threads = 0, kv_type = XT_DTYPE_F16;
+    long long n_ctx = 0, n_batch = 0;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|iLiL:ModelHandle", kwlist,
+                                     PyUnicode_FSConverter, &path_bytes, &threads, &n_ctx,
+                                     &kv_type, &n_batch)) {
+        return -1;
+    }
+    int rc = -1;
+    if (self->m != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ModelHandle is already open");
+        goto done;
+    }
+    if (threads < 0 || threads > 1024 || n_ctx < 0 || n_batch < 0 || n_batch > 65536) {
+        PyErr_SetString(PyExc_ValueError, "threads must be in [0, 1024], n_ctx >= 0, "
+                                          "n_batch in [0, 65536]");
+        goto done;
+    }
+    xt_model_params p;
+    xt_model_params_default(&p);
+    p.n_threads = threads;
+    p.n_ctx = n_ctx;
+    p.kv_type = (xt_dtype)kv_type;
+    p.n_batch = n_batch;
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    xt_model *m = NULL;
+    xt_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = xt_model_load(path, &p, &m);
+    Py_END_ALLOW_THREADS
+    if (s != XT_OK) {
+        xt_raise_status(st, s);
+        goto done;
+    }
+    self->m = m;
+    rc = 0;
+done:
+    Py_XDECREF(path_bytes);
+    return rc;
+}
+
+static int handle_traverse(ModelHandle *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static void handle_dealloc(ModelHandle *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    xt_model_free(self->m);  // no other reference exists, so nobody holds the lock
+    self->m = NULL;
+    if (self->lock) PyThread_free_lock(self->lock);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *handle_close(ModelHandle *self, PyObject *unused) {
+    (void)unused;
+    ACQUIRE_LOCK(self);  // waits for a forward running in another thread
+    xt_model *m = self->m;
+    self->m = NULL;
+    RELEASE_LOCK(self);
+    if (m != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        xt_model_free(m);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+// ---- compute ----
+
+static PyObject *handle_forward(ModelHandle *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tokens", "all_logits", NULL};
+    PyObject *tokens_obj;  // borrowed
+    int all_logits = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:forward", kwlist, &tokens_obj, &all_logits)) {
+        return NULL;
+    }
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    if (!PyArray_Check(tokens_obj) || PyArray_TYPE((PyArrayObject *)tokens_obj) != NPY_INT32 ||
+        PyArray_NDIM((PyArrayObject *)tokens_obj) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)tokens_obj) ||
+        !PyArray_ISALIGNED((PyArrayObject *)tokens_obj) ||
+        PyArray_ISBYTESWAPPED((PyArrayObject *)tokens_obj)) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be a 1-D C-contiguous int32 array");
+        return NULL;
+    }
+    PyArrayObject *tok = (PyArrayObject *)tokens_obj;
+    npy_intp n = PyArray_DIM(tok, 0);
+    PyObject *out = NULL;  // new
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    if (m == NULL) goto done;
+    xt_model_info info;
+    xt_model_get_info(m, &info);
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "forward: empty input (no tokens)");
+        goto done;
+    }
+    if (n > info.n_ctx - xt_model_n_past(m)) {
+        PyErr_Format(PyExc_ValueError,
+                     "forward: %zd tokens after %lld in the cache exceed the context of %lld "
+                     "(reset() or load with a larger n_ctx)",
+                     (Py_ssize_t)n, (long long)xt_model_n_past(m), (long long)info.n_ctx);
+        goto done;
+    }
+    npy_intp dims[2] = {n, (npy_intp)info.n_vocab};
+    out = all_logits ? PyArray_SimpleNew(2, dims, NPY_FLOAT32)
+                     : PyArray_SimpleNew(1, dims + 1, NPY_FLOAT32);
+    if (out == NULL) goto done;
+    const int32_t *ids = PyArray_DATA(tok);
+    float *logits = PyArray_DATA((PyArrayObject *)out);
+    xt_status s;
+    Py_INCREF(tok);  // keep the input alive while the GIL is released
+    Py_BEGIN_ALLOW_THREADS
+    s = xt_model_forward(m, ids, (int64_t)n, all_logits != 0, logits);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(tok);
+    if (s != XT_OK) {
+        Py_CLEAR(out);
+        xt_raise_status(st, s);
+    }
+done:
+    RELEASE_LOCK(self);
+    return out;
+}
+
+static PyObject *handle_reset(ModelHandle *self, PyObject *unused) {
+    (void)unused;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    if (m) xt_model_reset(m);
+    RELEASE_LOCK(self);
+    if (m == NULL) return NULL;
+    Py_RETURN_NONE;
+}
+
+// ---- facts ----
+
+static PyObject *get_n_past(ModelHandle *self, void *c) {
+    (void)c;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    long long n = m ? (long long)xt_model_n_past(m) : 0;
+    RELEASE_LOCK(self);
+    return m ? PyLong_FromLongLong(n) : NULL;
+}
+
+static PyObject *get_closed(ModelHandle *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(self->m == NULL);
+}
+
+static int dict_put(PyObject *d, const char *key, PyObject *value) {
+    if (value == NULL) return -1;
+    int rc = PyDict_SetItemString(d, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *info_dict(const xt_model_info *in) {
+    PyObject *d = PyDict_New();        // new
+    PyObject *types = PyDict_New();    // new
+    if (d == NULL || types == NULL) goto error;
+    for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+        if (in->type_tensors[t] == 0) continue;
+        const xt_dtype_info *ti = xt_dtype_get((uint32_t)t);
+        PyObject *v = Py_BuildValue("{sLsL}", "tensors", (long long)in->type_tensors[t],
+                                    "params", (long long)in->type_params[t]);  // new
+        if (dict_put(types, ti && ti->name ? ti->name : "?", v) < 0) goto error;
+    }
+    const xt_dtype_info *kv = xt_dtype_get((uint32_t)in->kv_type);
+    if (dict_put(d, "architecture", PyUnicode_FromString(in->architecture)) < 0 ||
+        dict_put(d, "n_vocab", PyLong_FromLongLong(in->n_vocab)) < 0 ||
+        dict_put(d, "n_embd", PyLong_FromLongLong(in->n_embd)) < 0 ||
+        dict_put(d, "n_layer", PyLong_FromLongLong(in->n_layer)) < 0 ||
+        dict_put(d, "n_head", PyLong_FromLongLong(in->n_head)) < 0 ||
+        dict_put(d, "n_head_kv", PyLong_FromLongLong(in->n_head_kv)) < 0 ||
+        dict_put(d, "head_dim", PyLong_FromLongLong(in->head_dim)) < 0 ||
+        dict_put(d, "n_ff", PyLong_FromLongLong(in->n_ff)) < 0 ||
+        dict_put(d, "n_ctx", PyLong_FromLongLong(in->n_ctx)) < 0 ||
+        dict_put(d, "context_length", PyLong_FromLongLong(in->n_ctx_train)) < 0 ||
+        dict_put(d, "n_batch", PyLong_FromLongLong(in->n_batch)) < 0 ||
+        dict_put(d, "threads", PyLong_FromLong(in->n_threads)) < 0 ||
+        dict_put(d, "kv_type", PyUnicode_FromString(kv ? kv->name : "?")) < 0 ||
+        dict_put(d, "n_params", PyLong_FromLongLong(in->n_params)) < 0 ||
+        dict_put(d, "weight_bytes", PyLong_FromUnsignedLongLong(in->weight_bytes)) < 0 ||
+        dict_put(d, "kv_bytes", PyLong_FromUnsignedLongLong(in->kv_bytes)) < 0 ||
+        dict_put(d, "scratch_bytes", PyLong_FromUnsignedLongLong(in->scratch_bytes)) < 0 ||
+        PyDict_SetItemString(d, "tensor_types", types) < 0) {
+        goto error;
+    }
+    Py_DECREF(types);
+    return d;
+error:
+    Py_XDECREF(d);
+    Py_XDECREF(types);
+    return NULL;
+}
+
+static PyObject *handle_info(ModelHandle *self, PyObject *unused) {
+    (void)unused;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    xt_model_info info;
+    if (m) xt_model_get_info(m, &info);
+    RELEASE_LOCK(self);
+    return m ? info_dict(&info) : NULL;
+}
+
+static PyMethodDef handle_methods[] = {
+    {"forward", (PyCFunction)(void (*)(void))handle_forward, METH_VARARGS | METH_KEYWORDS,
+     "forward(tokens: int32 array, all_logits=False) -> float32 logits."},
+    {"reset", (PyCFunction)handle_reset, METH_NOARGS, "Forget the KV cache."},
+    {"close", (PyCFunction)handle_close, METH_NOARGS, "Free the model (idempotent)."},
+    {"info", (PyCFunction)handle_info, METH_NOARGS, "Model facts as a dict."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef handle_getset[] = {
+    {"n_past", (getter)get_n_past, NULL, "Tokens in the KV cache.", NULL},
+    {"closed", (getter)get_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot handle_slots[] = {
+    {Py_tp_new, handle_new},
+    {Py_tp_init, handle_init},
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_methods, handle_methods},
+    {Py_tp_getset, handle_getset},
+    {Py_tp_doc, "ModelHandle(path, threads=0, n_ctx=0, kv_type=1, n_batch=0): a loaded model."},
+    {0, NULL},
+};
+
+static PyType_Spec handle_spec = {
+    .name = "xtral._core.ModelHandle",
+    .basicsize = sizeof(ModelHandle),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = handle_slots,
+};
+
+PyObject *xt_model_handle_type_create(PyObject *module) {
+    return PyType_FromModuleAndSpec(module, &handle_spec, NULL);
+}
