@@ -211,5 +211,6 @@ def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: P
     diff = float(np.abs(logits - ref_logits).max())
     print(f"{ftype}: {same}/{len(a.tensors)} tensors byte-identical to llama.cpp's; "
           f"max |logit difference| = {diff:.3g}")
-    if same == len(a.tensors):
-        np.testing.assert_array_equal(logits, ref_logits)
+    assert same == len(a.tensors)
+    np.testing.assert_array_equal(logits, ref_logits)
+    assert ours.read_bytes() == ref.read_bytes()  # the whole file, metadata included

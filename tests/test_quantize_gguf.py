@@ -41,13 +41,15 @@ def _weights(rng: np.random.Generator, shape: tuple[int, ...], dist: str) -> np.
 def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: int = 512,
                     n_head: int = 4, n_head_kv: int = 1, n_vocab: int = 320,
                     tied: bool = False, odd: bool = True, dist: str = "gauss", seed: int = 0,
+                    rows: int | None = None,
                     overrides: dict[str, np.ndarray] | None = None,
                     extra_meta: dict[str, Any] | None = None) -> Path:
     """A float32 GGUF that llama.cpp's quantizer accepts as a llama model.
 
     Shapes are NumPy order (rows, columns). ``odd`` adds ``blk.0.odd.weight`` with rows of 72
     columns (not a whole number of 32-blocks: F16 fallback). ``overrides`` replaces tensors by
-    name (same shape)."""
+    name (same shape). ``rows`` gives every matrix that many rows (type choices depend only on
+    names and row lengths: a thin model makes llama.cpp's runs quick)."""
     rng = np.random.default_rng(seed)
     head_dim = n_embd // n_head
     kv = n_head_kv * head_dim
@@ -71,6 +73,8 @@ def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: in
         tensors[p + "ffn_down.weight"] = _weights(rng, (n_embd, n_ff), dist)
     if odd:
         tensors["blk.0.odd.weight"] = _weights(rng, (8, 72), dist)
+    if rows is not None:
+        tensors = {n: (v[:rows] if v.ndim == 2 else v) for n, v in tensors.items()}
     for name, value in (overrides or {}).items():
         assert tensors[name].shape == value.shape, name
         tensors[name] = np.ascontiguousarray(value, dtype=np.float32)
@@ -163,11 +167,18 @@ def gqa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def gqa_thin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """gqa_model's names and row lengths, 4 rows per matrix."""
+    return make_llama_gguf(tmp_path_factory.mktemp("q") / "gqa-thin.gguf", rows=4)
+
+
+@pytest.fixture(scope="module")
 def tied_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """16 layers, no GQA, tied embeddings, ffn rows of 288 (fallback for 256-blocks)."""
+    """16 layers, no GQA, tied embeddings, ffn rows of 288 (fallback for 256-blocks); 4 rows
+    per matrix."""
     return make_llama_gguf(tmp_path_factory.mktemp("q") / "tied.gguf", n_layer=16,
                            n_embd=256, n_ff=288, n_head=4, n_head_kv=4, tied=True,
-                           n_vocab=256, seed=1)
+                           n_vocab=256, seed=1, rows=4)
 
 
 # ---- mix rules without llama.cpp (expected values worked out from llama-quant.cpp) ----
@@ -236,7 +247,7 @@ def ones_imatrix(path: Path) -> dict[str, np.ndarray]:
 
 
 @needs_llama
-@pytest.mark.parametrize("model", ["gqa_model", "tied_model"])
+@pytest.mark.parametrize("model", ["gqa_thin", "tied_model"])
 def test_types_match_llama_cpp(model: str, request: pytest.FixtureRequest,
                                tmp_path: Path) -> None:
     """Every mix's per-tensor types (our dry run) equal those of llama_model_quantize's file."""
@@ -257,9 +268,11 @@ def test_types_match_llama_cpp(model: str, request: pytest.FixtureRequest,
 
 
 @needs_llama
-@pytest.mark.parametrize("qtype", ["Q4_0", "Q8_0", "Q4_K_M", "Q6_K", "F16"])
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q8_0", "Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS",
+                                   "F16"])
 def test_file_like_llama_cpp(qtype: str, gqa_model: Path, tmp_path: Path) -> None:
-    """Same tensor order, types, metadata keys and general.* values as llama.cpp's file."""
+    """Same tensor order, types, metadata keys and general.* values as llama.cpp's file; in
+    fact the same bytes, header and all."""
     ours, ref = tmp_path / "ours.gguf", tmp_path / "ref.gguf"
     report = quantize_gguf(gqa_model, ours, qtype, progress=False)
     needs_types(report.types.values())
@@ -271,6 +284,7 @@ def test_file_like_llama_cpp(qtype: str, gqa_model: Path, tmp_path: Path) -> Non
     for key in ("general.file_type", "general.quantization_version"):
         assert a.fields[key].types == b.fields[key].types
         assert a.fields[key].contents() == b.fields[key].contents()
+    assert ours.read_bytes() == ref.read_bytes()
 
 
 # ---- our output decodes with gguf as xtral decodes it ----

@@ -20,6 +20,7 @@ from .gguf import (
     dtype_info,
     write_gguf,
 )
+from .model import Model
 from .models import default_model_path
 from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
 from .safetensors import SafetensorsFile
@@ -46,6 +47,7 @@ __all__ = [
     "GGUFFile",
     "GGUFValue",
     "MemoryPlan",
+    "Model",
     "QTensor",
     "Quantizer",
     "SafetensorsFile",

@@ -665,7 +665,8 @@ def quantize_gguf(src: PathLike, dst: PathLike | None, qtype: str,
             dst_type, fell_back = chooser.choose(name, ne, info.type)
             qw = _plan_imatrix(name, ne, info.type, dst_type, ftype, im)
             plan.append((name, info, ne, dst_type, fell_back, qw))
-        _check_kernels(plan)
+        if not dry_run:
+            _check_kernels(plan)
 
         bar = _progress_bar(sum(p[1].nbytes for p in plan), f"quantize {ftype}", progress)
         tick = bar.update if bar is not None else (lambda _n: None)

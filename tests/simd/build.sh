@@ -42,9 +42,11 @@ fi
 
 cd "$root"
 pids=()
+objs=()
 compile() {  # object, flags and source...
     local obj="$out/$1"
     shift
+    objs+=("$obj")
     "$cc" "$@" -c -o "$obj" &
     pids+=($!)
 }
@@ -69,7 +71,7 @@ if [ $status -ne 0 ]; then
     echo "build.sh: compilation failed" >&2
     exit 2
 fi
-"$cc" "$out"/*.o -pthread -lm -o "$out/simd_emulated"
+"$cc" "${objs[@]}" -pthread -lm -o "$out/simd_emulated"
 echo "build.sh: built $out/simd_emulated"
 if [ $run -eq 1 ]; then
     exec "$out/simd_emulated"

@@ -16,24 +16,13 @@
 
 XT_INLINE XT_TARGET_AVX2 __m256 blk_scale(float d) { return _mm256_set1_ps(d); }
 
-// Block dots of the legacy formats against Q8_0: 8 int32 lanes of exact partial sums.
-XT_INLINE XT_TARGET_AVX2 __m256i q4_0_blk(const block_q4_0 *x, const block_q8_0 *y) {
-    __m256i qy = _mm256_loadu_si256((const __m256i *)y->qs);
-    return xt_x86_dot_us_off(xt_x86_nibbles32(x->qs), qy, _mm256_set1_epi8(8));
-}
-
-XT_INLINE XT_TARGET_AVX2 __m256i q8_0_blk(const block_q8_0 *x, const block_q8_0 *y) {
-    return xt_x86_dot_ss(_mm256_loadu_si256((const __m256i *)x->qs),
-                         _mm256_loadu_si256((const __m256i *)y->qs));
-}
-
 // 4-bit lookup formats (IQ4_NL, MXFP4): table values times Q8_0.
 XT_INLINE XT_TARGET_AVX2 __m256i lut_dot(const uint8_t *qs, const int8_t *qy, __m256i table) {
     __m256i v = _mm256_shuffle_epi8(table, xt_x86_nibbles32(qs));
     return xt_x86_dot_ss(v, _mm256_loadu_si256((const __m256i *)qy));
 }
 
-// The four kernels below share one shape: 4 blocks per step (see "four blocks per step" in
+// IQ4_NL and MXFP4 share one shape: 4 blocks per step (see "four blocks per step" in
 // x86_common.h), then the last 0..3 blocks one at a time into the same accumulator.
 #define XT_LEGACY4_BODY(blk_dot, scale4, scale1)                                              \
     __m256 acc = _mm256_setzero_ps();                                                         \
@@ -60,18 +49,51 @@ XT_TARGET_AVX2 static float dot_q4_0(int64_t n, const void *restrict w, const vo
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_0;
-#define BLK(i) q4_0_blk(&x[i], &y[i])
-    XT_LEGACY4_BODY(BLK, HH4, HH1);
-#undef BLK
+    const __m256i off = _mm256_set1_epi8(8);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i y1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
+        __m256i s0 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i].qs), y0, off);
+        __m256i s1 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i + 1].qs), y1, off);
+        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
+        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
+        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
+    }
+    for (; i < nb; i++) {
+        __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i s0 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i].qs), y0, off);
+        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
+        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
 XT_TARGET_AVX2 static float dot_q8_0(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-#define BLK(i) q8_0_blk(&x[i], &y[i])
-    XT_LEGACY4_BODY(BLK, HH4, HH1);
-#undef BLK
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
+        __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256i s1 = xt_x86_dot_ss(x1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
+        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
+        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
+        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
+    }
+    for (; i < nb; i++) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
+        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
 XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w, const void *restrict a) {
@@ -161,6 +183,16 @@ XT_INLINE XT_TARGET_AVX2 __m256i pair16(int a, int b) {
                                    _mm_set1_epi16((short)b), 1);
 }
 
+// Scales and mins of a Q4_K/Q5_K super-block as int16 vectors: *sc = sc[0..7] in both
+// 128-bit halves (for xt_x86_bcast16_ctl), return value = m_j * (bsums[2j] + bsums[2j+1]).
+XT_INLINE XT_TARGET_AVX2 __m256i k4_scales_mins(const uint8_t *scales, const int16_t *bsums,
+                                                __m256i *sc) {
+    __m128i v = xt_x86_k4_scales_v(scales);  // sc bytes 0..7, m bytes 8..15
+    *sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(v));
+    __m256i mdup = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(v, v));  // m0 m0 m1 m1 .. m7 m7
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), mdup);
+}
+
 XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
@@ -168,13 +200,10 @@ XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const vo
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        xt_x86_k4_scales(x[i].scales, sc, mn);
-        // mins: m_j * (bsums[2j] + bsums[2j+1])
-        __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn));
-        __m256i msum = _mm256_mullo_epi32(bs, mv);
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
+        __m256i sc;
+        __m256i msum = k4_scales_mins(x[i].scales, y[i].bsums, &sc);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *q4 = x[i].qs;
         const int8_t *q8 = y[i].qs;
@@ -186,8 +215,8 @@ XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const vo
                 _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
             __m256i phi =
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j]));
-            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1]));
+            plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j)));
+            phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j + 1)));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
         }
         float d = y[i].d * xt_x86_h2f(x[i].d);
@@ -206,12 +235,10 @@ XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const vo
     const __m256i one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], mn[8];
-        xt_x86_k4_scales(x[i].scales, sc, mn);
-        __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn));
-        __m256i msum = _mm256_mullo_epi32(bs, mv);
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
+        __m256i sc;
+        __m256i msum = k4_scales_mins(x[i].scales, y[i].bsums, &sc);
         __m256i sumi = _mm256_setzero_si256();
         __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
         const uint8_t *q4 = x[i].qs;
@@ -228,8 +255,8 @@ XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const vo
                 _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
             __m256i phi =
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j]));
-            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1]));
+            plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j)));
+            phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j + 1)));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
         }
         float d = y[i].d * xt_x86_h2f(x[i].d);
@@ -238,6 +265,12 @@ XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const vo
         accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(msum), accm);
     }
     return xt_x86_hsum_ps(acc) - xt_x86_hsum_ps(accm);
+}
+
+// pshufb control: int16 lane 2k of the lower half to all of it, lane 2k+1 to the upper half
+// (pair16 of the two scales, taken from a vector that holds them in both halves).
+XT_INLINE XT_TARGET_AVX2 __m256i pair_ctl(int k) {
+    return _mm256_blend_epi32(xt_x86_bcast16_ctl(2 * k), xt_x86_bcast16_ctl(2 * k + 1), 0xF0);
 }
 
 // Q6_K: sum sc * (q6 - 32) * y = sum sc * q6 * y - 32 * sum sc * bsums (exact identity).
@@ -249,14 +282,19 @@ XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const vo
     const __m256i m2 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
         const int8_t *sc = x[i].scales;
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
         __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
         __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+        const __m256i s_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+        const __m256i s_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11);
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[i].ql + 64 * h;
             const int8_t *q8 = y[i].qs + 128 * h;
-            const int8_t *s = sc + 8 * h;
+            // both halves: the 8 scales of this half of the super-block
+            __m256i s = h ? s_hi : s_lo;
             __m256i qh = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
@@ -272,10 +310,10 @@ XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const vo
             __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
             __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(q8 + 64)));
             __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(q8 + 96)));
-            p0 = _mm256_madd_epi16(p0, pair16(s[0], s[1]));
-            p1 = _mm256_madd_epi16(p1, pair16(s[2], s[3]));
-            p2 = _mm256_madd_epi16(p2, pair16(s[4], s[5]));
-            p3 = _mm256_madd_epi16(p3, pair16(s[6], s[7]));
+            p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(s, pair_ctl(0)));
+            p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(s, pair_ctl(1)));
+            p2 = _mm256_madd_epi16(p2, _mm256_shuffle_epi8(s, pair_ctl(2)));
+            p3 = _mm256_madd_epi16(p3, _mm256_shuffle_epi8(s, pair_ctl(3)));
             sumi = _mm256_add_epi32(
                 sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }

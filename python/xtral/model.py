@@ -1,0 +1,152 @@
+"""Models: :class:`Model` loads a GGUF file and runs tokens to logits on the CPU.
+
+Every number is computed in C (``xtral._core.ModelHandle``): the generic transformer runner,
+the KV cache and a persistent thread pool. The GIL is released during compute, and a
+per-object lock serializes concurrent calls on one model.
+"""
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["Model"]
+
+_KV_TYPES = {"f16": 1, "f32": 0}
+
+
+class Model:
+    """A loaded model: tokens in, logits out.
+
+    Use :meth:`load`; close with :meth:`close` or a ``with`` block.
+    """
+
+    __slots__ = ("_h", "_path", "_info")
+
+    def __init__(self, handle: Any, path: str) -> None:
+        self._h = handle
+        self._path = path
+        self._info: dict[str, Any] | None = None
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
+             threads: int | None = None, n_ctx: int | None = None,
+             kv_type: str = "f16", n_batch: int | None = None) -> "Model":
+        """Load a GGUF model file.
+
+        Args:
+            path: a ``.gguf`` file (architectures: llama, qwen2, qwen3, gemma3, phi3).
+            device: ``"cpu"`` (the only backend in this build).
+            threads: worker threads (default: one per CPU).
+            n_ctx: KV-cache capacity in tokens (default: the training context, at most 4096).
+            kv_type: ``"f16"`` (default) or ``"f32"``.
+            n_batch: tokens per prefill chunk (default 512).
+        """
+        if device != "cpu":
+            raise ValueError(f"device must be 'cpu' (got {device!r}); other backends are not built")
+        if kv_type not in _KV_TYPES:
+            raise ValueError(f"kv_type must be 'f16' or 'f32', got {kv_type!r}")
+        for name, v in (("threads", threads), ("n_ctx", n_ctx), ("n_batch", n_batch)):
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name} must be a positive int or None, got {v!r}")
+        fspath = os.fspath(path)
+        if os.path.isdir(fspath):
+            raise xtral_unsupported(f"{fspath} is a folder: Hugging Face folders are not supported "
+                                    "yet; pass a .gguf file")
+        handle = _core.ModelHandle(fspath, threads or 0, n_ctx or 0, _KV_TYPES[kv_type],
+                                   n_batch or 0)
+        return cls(handle, fspath)
+
+    # ---- compute ----
+
+    def forward(self, token_ids: Union[Sequence[int], np.ndarray],
+                all_logits: bool = False) -> np.ndarray:
+        """Run ``token_ids`` after the tokens already in the cache.
+
+        Returns float32 logits: ``[n_vocab]`` for the last token, or ``[n, n_vocab]`` with
+        ``all_logits=True``. On error the cache is unchanged (``n_past`` stays).
+        """
+        ids = np.asarray(token_ids)
+        if ids.ndim != 1:
+            raise ValueError(f"token_ids must be 1-D, got shape {ids.shape}")
+        if ids.size == 0:
+            raise ValueError("forward: empty input (no tokens)")
+        if ids.dtype.kind not in "iu":
+            if ids.dtype.kind == "b" or not np.all(np.equal(np.mod(ids, 1), 0)):
+                raise TypeError(f"token_ids must be integers, got dtype {ids.dtype}")
+        n_vocab = self.info["n_vocab"]
+        lo, hi = ids.min(), ids.max()
+        if lo < 0 or hi >= n_vocab:
+            bad = int(lo) if lo < 0 else int(hi)
+            raise ValueError(f"token id {bad} is out of range [0, {n_vocab})")
+        return self._handle.forward(np.ascontiguousarray(ids, dtype=np.int32), bool(all_logits))
+
+    def __call__(self, token_ids: Union[Sequence[int], np.ndarray],
+                 all_logits: bool = False) -> np.ndarray:
+        return self.forward(token_ids, all_logits)
+
+    def reset(self) -> None:
+        """Forget the KV cache (``n_past`` becomes 0)."""
+        self._handle.reset()
+
+    @property
+    def n_past(self) -> int:
+        """Tokens in the KV cache."""
+        return self._handle.n_past
+
+    @property
+    def n_ctx(self) -> int:
+        return self.info["n_ctx"]
+
+    @property
+    def n_vocab(self) -> int:
+        return self.info["n_vocab"]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Architecture, shapes, parameter count, tensor types, context length and memory."""
+        if self._info is None:
+            self._info = self._handle.info()
+            self._info["path"] = self._path
+            self._info["device"] = "cpu"
+            self._info["memory"] = {k: self._info[k] for k in
+                                    ("weight_bytes", "kv_bytes", "scratch_bytes")}
+        return dict(self._info)
+
+    # ---- lifecycle ----
+
+    @property
+    def _handle(self) -> Any:
+        if self._h.closed:
+            raise _core.XtralError("the model is closed")
+        return self._h
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def close(self) -> None:
+        """Free the weights mapping, the KV cache and the threads (idempotent)."""
+        self._h.close()
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._h.closed:
+            return f"<xtral.Model {self._path!r} (closed)>"
+        i = self.info
+        return (f"<xtral.Model {i['architecture']} {i['n_params'] / 1e6:.0f}M params, "
+                f"n_ctx={i['n_ctx']}, n_past={self.n_past}>")
+
+
+def xtral_unsupported(msg: str) -> Exception:
+    return _core.UnsupportedError(msg)
