@@ -172,12 +172,13 @@ def smollm2_f32(tmp_path_factory: pytest.TempPathFactory, smollm2: xtral.GGUFFil
 
 
 def _eval(path: Path, tokens: list[int] | None = None) -> tuple[list[int], np.ndarray]:
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, verbose=False)
+    # logits_all: without it llama-cpp-python leaves `scores` unwritten
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, verbose=False, logits_all=True)
     try:
         if tokens is None:
             tokens = llm.tokenize(b"The capital of France is")
         llm.eval(tokens)
-        logits = np.array(llm.scores[len(tokens) - 1], dtype=np.float32)
+        logits = np.array(llm.scores[:len(tokens)], dtype=np.float32)
     finally:
         llm.close()
     return tokens, logits
@@ -194,6 +195,7 @@ def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: P
 
     tokens, logits = _eval(ours)
     assert len(tokens) > 3 and np.isfinite(logits).all()
+    assert logits.std() > 0.1  # real logits, not an unwritten buffer
     _, ref_logits = _eval(ref, tokens)
 
     a, b = gguf.GGUFReader(ours), gguf.GGUFReader(ref)
@@ -214,3 +216,13 @@ def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: P
     assert same == len(a.tensors)
     np.testing.assert_array_equal(logits, ref_logits)
     assert ours.read_bytes() == ref.read_bytes()  # the whole file, metadata included
+
+
+@needs_llama
+def test_requantize_real_file_like_llama_cpp(smollm2: xtral.GGUFFile, tmp_path: Path) -> None:
+    """The shipped Q4_1/Q8_0 SmolLM2 file re-quantized to Q4_K_M: xtral decodes the sources,
+    llama.cpp (allow_requantize) decodes its own; the files are the same bytes."""
+    ours, ref = tmp_path / "ours.gguf", tmp_path / "ref.gguf"
+    quantize_gguf(smollm2.path, ours, "Q4_K_M", progress=False)
+    llama_quantize(Path(smollm2.path), ref, "Q4_K_M", allow_requantize=True)
+    assert ours.read_bytes() == ref.read_bytes()

@@ -41,7 +41,7 @@ def _weights(rng: np.random.Generator, shape: tuple[int, ...], dist: str) -> np.
 def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: int = 512,
                     n_head: int = 4, n_head_kv: int = 1, n_vocab: int = 320,
                     tied: bool = False, odd: bool = True, dist: str = "gauss", seed: int = 0,
-                    rows: int | None = None,
+                    rows: int | None = None, n_expert: int = 0,
                     overrides: dict[str, np.ndarray] | None = None,
                     extra_meta: dict[str, Any] | None = None) -> Path:
     """A float32 GGUF that llama.cpp's quantizer accepts as a llama model.
@@ -49,7 +49,8 @@ def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: in
     Shapes are NumPy order (rows, columns). ``odd`` adds ``blk.0.odd.weight`` with rows of 72
     columns (not a whole number of 32-blocks: F16 fallback). ``overrides`` replaces tensors by
     name (same shape). ``rows`` gives every matrix that many rows (type choices depend only on
-    names and row lengths: a thin model makes llama.cpp's runs quick)."""
+    names and row lengths: a thin model makes llama.cpp's runs quick). ``n_expert`` > 0 makes
+    the feed-forward a mixture of experts (3-D ``ffn_*_exps`` tensors and a router)."""
     rng = np.random.default_rng(seed)
     head_dim = n_embd // n_head
     kv = n_head_kv * head_dim
@@ -68,13 +69,19 @@ def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: in
         tensors[p + "attn_v.weight"] = _weights(rng, (kv, n_embd), dist)
         tensors[p + "attn_output.weight"] = _weights(rng, (n_embd, n_embd), dist)
         tensors[p + "ffn_norm.weight"] = np.ones(n_embd, np.float32)
-        tensors[p + "ffn_gate.weight"] = _weights(rng, (n_ff, n_embd), dist)
-        tensors[p + "ffn_up.weight"] = _weights(rng, (n_ff, n_embd), dist)
-        tensors[p + "ffn_down.weight"] = _weights(rng, (n_embd, n_ff), dist)
+        if n_expert:
+            tensors[p + "ffn_gate_inp.weight"] = _weights(rng, (n_expert, n_embd), dist)
+            tensors[p + "ffn_gate_exps.weight"] = _weights(rng, (n_expert, n_ff, n_embd), dist)
+            tensors[p + "ffn_up_exps.weight"] = _weights(rng, (n_expert, n_ff, n_embd), dist)
+            tensors[p + "ffn_down_exps.weight"] = _weights(rng, (n_expert, n_embd, n_ff), dist)
+        else:
+            tensors[p + "ffn_gate.weight"] = _weights(rng, (n_ff, n_embd), dist)
+            tensors[p + "ffn_up.weight"] = _weights(rng, (n_ff, n_embd), dist)
+            tensors[p + "ffn_down.weight"] = _weights(rng, (n_embd, n_ff), dist)
     if odd:
         tensors["blk.0.odd.weight"] = _weights(rng, (8, 72), dist)
     if rows is not None:
-        tensors = {n: (v[:rows] if v.ndim == 2 else v) for n, v in tensors.items()}
+        tensors = {n: (v[..., :rows, :] if v.ndim >= 2 else v) for n, v in tensors.items()}
     for name, value in (overrides or {}).items():
         assert tensors[name].shape == value.shape, name
         tensors[name] = np.ascontiguousarray(value, dtype=np.float32)
@@ -97,6 +104,9 @@ def make_llama_gguf(path: Path, *, n_layer: int = 8, n_embd: int = 256, n_ff: in
         "test.f64": xtral.GGUFValue(1.5, "float64"),
         "test.flag": True,
     }
+    if n_expert:
+        meta["llama.expert_count"] = xtral.GGUFValue(n_expert, "uint32")
+        meta["llama.expert_used_count"] = xtral.GGUFValue(2, "uint32")
     meta.update(extra_meta or {})
     xtral.write_gguf(path, meta, tensors)
     return path
@@ -108,11 +118,13 @@ LLAMA_FTYPE = {name: num for name, (num, _t) in FILE_TYPES.items()}
 
 
 def llama_quantize(src: Path, dst: Path, qtype: str, *, pure: bool = False,
-                   imatrix: dict[str, np.ndarray] | None = None) -> None:
+                   imatrix: dict[str, np.ndarray] | None = None,
+                   allow_requantize: bool = False) -> None:
     """llama.cpp's llama_model_quantize on `src` (quiet; raises on failure)."""
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = LLAMA_FTYPE[qtype]
     params.pure = pure
+    params.allow_requantize = allow_requantize
     params.nthread = 2
     keep: list[Any] = []
     if imatrix is not None:
@@ -181,6 +193,13 @@ def tied_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            n_vocab=256, seed=1, rows=4)
 
 
+@pytest.fixture(scope="module")
+def moe_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 layers with 4 experts of 16 rows each (3-D tensors), GQA 4."""
+    return make_llama_gguf(tmp_path_factory.mktemp("q") / "moe.gguf", n_layer=4, n_expert=4,
+                           n_ff=256, rows=16, seed=2)
+
+
 # ---- mix rules without llama.cpp (expected values worked out from llama-quant.cpp) ----
 
 def plan(path: Path, qtype: str, **kw: Any) -> dict[str, str]:
@@ -240,14 +259,14 @@ MIXES_IMATRIX = ["Q4_0", "Q5_0", "IQ4_NL", "IQ4_XS", "Q2_K_S", "IQ3_XS", "IQ3_XX
 
 
 def ones_imatrix(path: Path) -> dict[str, np.ndarray]:
-    """An all-ones importance vector for every 2-D tensor of `path`."""
+    """An all-ones importance vector for every matrix of `path` (one per expert)."""
     with xtral.GGUFFile(path) as f:
-        return {n: np.ones(t.shape[-1], np.float32) for n, t in f.tensors.items()
-                if len(t.shape) == 2}
+        return {n: np.ones(t.shape[-1] * (t.shape[0] if len(t.shape) == 3 else 1), np.float32)
+                for n, t in f.tensors.items() if len(t.shape) >= 2}
 
 
 @needs_llama
-@pytest.mark.parametrize("model", ["gqa_thin", "tied_model"])
+@pytest.mark.parametrize("model", ["gqa_thin", "tied_model", "moe_model"])
 def test_types_match_llama_cpp(model: str, request: pytest.FixtureRequest,
                                tmp_path: Path) -> None:
     """Every mix's per-tensor types (our dry run) equal those of llama_model_quantize's file."""
@@ -285,6 +304,31 @@ def test_file_like_llama_cpp(qtype: str, gqa_model: Path, tmp_path: Path) -> Non
         assert a.fields[key].types == b.fields[key].types
         assert a.fields[key].contents() == b.fields[key].contents()
     assert ours.read_bytes() == ref.read_bytes()
+
+
+@needs_llama
+@pytest.mark.parametrize("qtype", ["MXFP4_MOE", "Q4_K_M", "IQ4_XS"])
+def test_experts_like_llama_cpp(qtype: str, moe_model: Path, tmp_path: Path) -> None:
+    """3-D expert tensors with a different importance vector per expert: same file as
+    llama.cpp (minus our quantize.imatrix.entries_count key, which its library API leaves to
+    the command-line tool)."""
+    rng = np.random.default_rng(5)
+    im = {n: (rng.gamma(0.5, size=v.size) + 1e-3).astype(np.float32)
+          for n, v in ones_imatrix(moe_model).items()}
+    ours, ref = tmp_path / "ours.gguf", tmp_path / "ref.gguf"
+    report = quantize_gguf(moe_model, ours, qtype, imatrix=im, progress=False)
+    needs_types(report.types.values())
+    llama_quantize(moe_model, ref, qtype, imatrix=im)
+    a, b = gguf.GGUFReader(ours), gguf.GGUFReader(ref)
+    assert list(a.fields) == list(b.fields) + ["quantize.imatrix.entries_count"]
+    for ta, tb in zip(a.tensors, b.tensors, strict=True):
+        assert (ta.name, ta.tensor_type) == (tb.name, tb.tensor_type)
+        assert np.array_equal(np.asarray(ta.data).view(np.uint8),
+                              np.asarray(tb.data).view(np.uint8)), ta.name
+    if qtype == "MXFP4_MOE":
+        assert report.types["blk.0.ffn_up_exps.weight"] == "MXFP4"
+        assert report.types["blk.0.attn_q.weight"] == "Q8_0"
+        assert report.types["blk.0.ffn_gate_inp.weight"] == "F32"
 
 
 # ---- our output decodes with gguf as xtral decodes it ----

@@ -23,20 +23,13 @@ from .gguf import (
 from .model import Model
 from .models import default_model_path
 from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
+from .quantize_gguf import quantize_gguf
 from .safetensors import SafetensorsFile
 
 # GGUFError is raised for any malformed model file, safetensors and JSON included.
 FormatError = GGUFError
 
 __version__ = "0.1.0"
-
-
-def quantize_gguf(src, dst, qtype, imatrix=None, threads=None, progress=True):  # type: ignore[no-untyped-def]
-    """Re-quantize a whole GGUF model file the way llama-quantize does (see docs/quantization.md)."""
-    from .quantize_gguf import quantize_gguf as _impl
-
-    return _impl(src, dst, qtype, imatrix=imatrix, threads=threads, progress=progress)
-
 
 # Library logging is silent unless the application configures the "xtral" logger.
 logging.getLogger("xtral").addHandler(logging.NullHandler())

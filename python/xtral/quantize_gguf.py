@@ -574,7 +574,7 @@ def _convert(gf: GGUFFile, name: str, src_type: str, ne: tuple[int, ...], dst_ty
         for r0 in range(mat * rows_per_mat, end, slab):
             r1 = min(r0 + slab, end)
             if raw is None:
-                x = np.ascontiguousarray(f32[r0:r1])
+                x = np.require(f32[r0:r1], np.float32, ['C', 'A'])  # copies only if unaligned
             else:
                 x = _core.dequantize_rows(raw[r0 * src_rb:r1 * src_rb], src_id, n)
             out[r0:r1] = _core.quantize_rows(x, dst_id, w, threads)
