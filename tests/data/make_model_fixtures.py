@@ -85,9 +85,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
                   tie_word_embeddings=True, bos_token_id=0, eos_token_id=1),
     # Gemma 3-style (text only, like gemma-3-270m): 6 layers with the default period 6, so
     # layers 0-4 are sliding-window (window 4, rope base 1e4) and layer 5 is global (rope base
-    # 1e6); head_dim 16 != hidden / heads, 1 KV head, query_pre_attn_scalar = head_dim.
+    # 1e6); head_dim 16 != hidden / heads, 1 KV head, query_pre_attn_scalar = head_dim; ff 32
+    # (not 64) for the size budget.
     "gemma3": dict(COMMON, architectures=["Gemma3ForCausalLM"], model_type="gemma3_text",
-                   num_hidden_layers=6, num_key_value_heads=1, head_dim=16,
+                   intermediate_size=32, num_hidden_layers=6, num_key_value_heads=1, head_dim=16,
                    max_position_embeddings=1024, rms_norm_eps=1e-6, rope_theta=1000000.0,
                    rope_local_base_freq=10000.0, rope_scaling=None, sliding_window=4,
                    sliding_window_pattern=6,
@@ -99,9 +100,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # Phi-3/Phi-4-mini-style: fused qkv and gate_up, partial rotary (4 of 8 dims), longrope with
     # short/long factors; original_max_position_embeddings 16 < both the sequence length (24)
     # and any llama.cpp context, so both sides use the long factors and the attention factor
-    # sqrt(1 + ln(128/16) / ln(16)).
+    # sqrt(1 + ln(1024/16) / ln(16)).
     "phi3": dict(COMMON, architectures=["Phi3ForCausalLM"], model_type="phi3",
-                 num_hidden_layers=2, num_key_value_heads=2, max_position_embeddings=128,
+                 num_hidden_layers=2, num_key_value_heads=2, max_position_embeddings=1024,
                  original_max_position_embeddings=16, rms_norm_eps=1e-5, rope_theta=10000.0,
                  partial_rotary_factor=0.5,
                  rope_scaling={"type": "longrope", "short_factor": [1.0, 1.25],
@@ -489,8 +490,9 @@ def check(archs: list[str]) -> int:
             top1 = (got.argmax(-1) == want.argmax(-1)).mean()
             line += (f"  llama.cpp({'F32' if f32_kv else 'F16'} KV) vs HF: max|diff| {diff:.2e}"
                      f" (|logit|max {np.abs(want).max():.2f}, top-1 {top1:.0%})")
-            # F32 weights, F32 KV: float32 rounding only (gemma3: ggml's fp16 GELU table).
-            if f32_kv and diff > (2e-3 if arch == "gemma3" else 2e-4):
+            # F32 weights, F32 KV: float32 rounding only -- except gemma3, where ggml's GELU
+            # goes through an fp16 lookup table (about 2.5e-3 here) and transformers' does not.
+            if f32_kv and diff > (5e-3 if arch == "gemma3" else 1e-4):
                 bad += 1
                 line += "  <-- FAIL"
         if (d / "hf_sharded").is_dir():
