@@ -491,8 +491,8 @@ def check(archs: list[str]) -> int:
             line += (f"  llama.cpp({'F32' if f32_kv else 'F16'} KV) vs HF: max|diff| {diff:.2e}"
                      f" (|logit|max {np.abs(want).max():.2f}, top-1 {top1:.0%})")
             # F32 weights, F32 KV: float32 rounding only -- except gemma3, where ggml's GELU
-            # goes through an fp16 lookup table (about 2.5e-3 here) and transformers' does not.
-            if f32_kv and diff > (5e-3 if arch == "gemma3" else 1e-4):
+            # goes through an fp16 lookup table (2.4e-3..4.2e-3 here) and transformers' does not.
+            if f32_kv and diff > (1e-2 if arch == "gemma3" else 1e-4):
                 bad += 1
                 line += "  <-- FAIL"
         if (d / "hf_sharded").is_dir():
