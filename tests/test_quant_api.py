@@ -165,3 +165,29 @@ def test_simd_level_from_environment() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "scalar"
+
+
+# ---- float formats against the reference package ----
+
+def test_bf16_and_f16_match_gguf_quants() -> None:
+    import gguf
+
+    x = np.concatenate([RNG.standard_normal(4096) * s for s in (1e-30, 1e-3, 1, 1e30)])
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, 3.4e38, 65504, 65520,
+                         6e-8, 2.0**-24 * 1.5], np.float32)
+    x = np.concatenate([x.astype(np.float32), specials, np.zeros(32 - specials.size % 32, np.float32)])
+    x = x.reshape(1, -1)
+    bf16 = _core.quantize_rows(x, gguf.GGMLQuantizationType.BF16.value)
+    want = gguf.quants.quantize(x, gguf.GGMLQuantizationType.BF16)
+    assert np.array_equal(bf16.view(np.uint16), want.view(np.uint16))
+    back = _core.dequantize_rows(bf16, gguf.GGMLQuantizationType.BF16.value, x.shape[1])
+    ref = gguf.quants.dequantize(want, gguf.GGMLQuantizationType.BF16)
+    assert np.array_equal(np.isnan(back), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    assert np.array_equal(back[ok].view(np.uint32), ref[ok].view(np.uint32))
+    f16 = _core.quantize_rows(x, gguf.GGMLQuantizationType.F16.value).view(np.uint16)
+    with np.errstate(over="ignore"):  # values beyond 65504 become Inf, as intended
+        want16 = x.astype(np.float16).view(np.uint16)
+    finite = ~np.isnan(x)
+    assert np.array_equal(f16[finite], want16[finite])  # NaN payloads: ggml maps every NaN to 0x7E00
+    assert np.all((f16[~finite] & 0x7FFF) == 0x7E00)
