@@ -108,7 +108,8 @@ def _llama1b(path: Path) -> Path:
         t[p + "ffn_gate.weight"] = w(F, E)
         t[p + "ffn_up.weight"] = w(F, E)
         t[p + "ffn_down.weight"] = w(E, F)
-    src = xtral.GGUFFile(xtral.default_model_path()).metadata
+    with xtral.GGUFFile(xtral.default_model_path()) as f:
+        src, types = f.metadata, f.metadata_types
     md = {k: v for k, v in src.items() if k.startswith("tokenizer.")}
     U = lambda v: xtral.GGUFValue(v, "uint32")  # noqa: E731
     md.update({"general.architecture": "llama", "llama.context_length": U(131072),
@@ -125,6 +126,9 @@ def _llama1b(path: Path) -> Path:
         if k in md:
             v = list(md[k])
             md[k] = v + [v[-1]] * (V - len(v))
+    for k, ty in types.items():  # keep the reference file's value types (llama.cpp checks)
+        if k in md and not isinstance(md[k], xtral.GGUFValue) and not ty.startswith("array"):
+            md[k] = xtral.GGUFValue(md[k], ty)
     xtral.write_gguf(path, md, t)
     return path
 

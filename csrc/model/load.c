@@ -326,6 +326,8 @@ xt_status xt_model_build(xt_model *m, const xt_model_params *params) {
     XT_RETURN_IF(n_ctx > XT_MODEL_MAX_CTX, XT_ERR_INVALID_ARG, "n_ctx %" PRId64 " is above %" PRId64,
                  n_ctx, XT_MODEL_MAX_CTX);
     m->n_ctx = n_ctx;
+    m->ffn_act = m->arch->act;
+    if (m->ffn_act == XT_ACT_GELU_TANH && params->ggml_gelu) m->ffn_act = XT_ACT_GELU_TANH_TABLE;
     m->n_batch = params->n_batch > 0 ? params->n_batch : XT_MODEL_DEFAULT_BATCH;
     if (m->n_batch > n_ctx) m->n_batch = n_ctx;
     m->q_dim = hp->n_head * hp->head_dim;

@@ -44,6 +44,7 @@ struct xt_model {
     xt_layer *layers;       // (n_layer)
 
     int64_t n_ctx, n_batch, n_past;
+    xt_act_kind ffn_act;    // the FFN activation (the arch's, or its fp16-table variant)
     xt_dtype kv_type;
     int64_t q_dim, k_dim, v_dim;   // n_head*hd, n_head_kv*hd, n_head_kv*hd_v
 

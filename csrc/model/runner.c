@@ -9,8 +9,11 @@
 
 // ---- attention block ----
 
-// q, k, v point into m->qkv: (n_tok rows of `stride` floats) each.
-static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int64_t pos0) {
+// q, k, v point into m->qkv: (n_tok rows of `stride` floats) each. K and V of all nt rows go
+// to the cache; only rows [r0, nt) get attention outputs and update x (the last layer skips
+// rows whose logits nobody asked for, as llama.cpp does).
+static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int64_t pos0,
+                                 int64_t r0) {
     xt_backend *be = m->be;
     const xt_backend_ops *op = be->ops;
     const xt_hparams *hp = &m->hp;
@@ -66,28 +69,31 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
     XT_TRY(op->kv_store(be, L->k_cache, m->kv_type, m->n_ctx, k, nt, ks, hp->n_head_kv, hd, pos0));
     XT_TRY(op->kv_store(be, L->v_cache, m->kv_type, m->n_ctx, v, nt, vs, hp->n_head_kv,
                         hp->head_dim_v, pos0));
+    if (r0 >= nt) return XT_OK;
     xt_attn_args a = {
-        .q = q, .q_stride = qs, .k = L->k_cache, .v = L->v_cache, .kv_type = m->kv_type,
-        .n_ctx = m->n_ctx, .out = m->att, .n_tok = nt, .n_head = hp->n_head,
-        .n_head_kv = hp->n_head_kv, .head_dim = hd, .head_dim_v = hp->head_dim_v, .pos0 = pos0,
+        .q = q + r0 * qs, .q_stride = qs, .k = L->k_cache, .v = L->v_cache, .kv_type = m->kv_type,
+        .n_ctx = m->n_ctx, .out = m->att, .n_tok = nt - r0, .n_head = hp->n_head,
+        .n_head_kv = hp->n_head_kv, .head_dim = hd, .head_dim_v = hp->head_dim_v, .pos0 = pos0 + r0,
         .window = L->swa ? hp->n_swa : 0, .scale = attn_scale, .softcap = hp->attn_softcap,
     };
     XT_TRY(op->attention(be, &a));
-    XT_TRY(op->matmul(be, &L->wo, m->att, nt, m->tmp));
+    const int64_t n = nt - r0;
+    XT_TRY(op->matmul(be, &L->wo, m->att, n, m->tmp));
     if (L->post_attn_norm.data) {
-        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, nt, E, hp->eps));
+        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, n, E, hp->eps));
     }
-    return op->add(be, m->x, m->tmp, nt * E);
+    return op->add(be, m->x + r0 * E, m->tmp, n * E);
 }
 
 // ---- feed-forward block ----
 
-static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t nt) {
+// Runs the FFN over nt rows of the residual stream starting at x.
+static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt) {
     xt_backend *be = m->be;
     const xt_backend_ops *op = be->ops;
     const xt_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff;
-    XT_TRY(op->rms_norm(be, m->xn, m->x, L->ffn_norm.data, nt, E, hp->eps));
+    XT_TRY(op->rms_norm(be, m->xn, x, L->ffn_norm.data, nt, E, hp->eps));
     const float *g, *u;
     int64_t in_stride;
     if (m->arch->fused_gate_up) {  // rows [gate | up]
@@ -102,12 +108,12 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t nt) {
         u = m->ffn + nt * F;
         in_stride = F;
     }
-    XT_TRY(op->glu(be, m->arch->act, m->act, g, u, nt, F, in_stride));
+    XT_TRY(op->glu(be, m->ffn_act, m->act, g, u, nt, F, in_stride));
     XT_TRY(op->matmul(be, &L->w_down, m->act, nt, m->tmp));
     if (L->post_ffw_norm.data) {
         XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, nt, E, hp->eps));
     }
-    return op->add(be, m->x, m->tmp, nt * E);
+    return op->add(be, x, m->tmp, nt * E);
 }
 
 // ---- one chunk ----
@@ -125,8 +131,10 @@ static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64
     for (int64_t il = 0; il < hp->n_layer; il++) {
         const xt_layer *L = &m->layers[il];
         XT_TRY(op->rms_norm(be, m->xn, m->x, L->attn_norm.data, nt, E, hp->eps));
-        XT_TRY(attention_block(m, L, nt, pos0));
-        XT_TRY(ffn_block(m, L, nt));
+        // Rows before `skip` are dead after the last layer's K/V are cached.
+        const int64_t skip = il == hp->n_layer - 1 ? r0 : 0;
+        XT_TRY(attention_block(m, L, nt, pos0, skip));
+        if (skip < nt) XT_TRY(ffn_block(m, L, m->x + skip * E, nt - skip));
     }
     if (r0 >= nt) return XT_OK;
     const int64_t n_out = nt - r0;

@@ -1,5 +1,5 @@
 // act.c — gated activations of the feed-forward block: SwiGLU (SiLU) and GeGLU with the
-// tanh GELU, the latter through ggml's fp16 lookup table so results match llama.cpp's CPU path.
+// tanh GELU, in float32 or through ggml's fp16 lookup table (llama.cpp's CPU numbers).
 #include <math.h>
 #include <pthread.h>
 
@@ -12,7 +12,18 @@ void xt_swiglu_f32(float *y, const float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-// ---- geglu (ggml GGML_GELU_FP16) ----
+// ---- geglu ----
+
+void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n) {
+    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+    const float coef_a = 0.044715f;
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        y[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))) * u[i];
+    }
+}
+
+// ---- geglu through ggml's fp16 table (GGML_GELU_FP16) ----
 
 static uint16_t g_gelu_table[1 << 16];  // fp16 bits -> fp16 bits of gelu(x)
 static pthread_once_t g_gelu_once = PTHREAD_ONCE_INIT;
@@ -27,7 +38,7 @@ static void gelu_table_init(void) {
     }
 }
 
-void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n) {
+void xt_geglu_table_f32(float *y, const float *g, const float *u, int64_t n) {
     pthread_once(&g_gelu_once, gelu_table_init);
     for (int64_t i = 0; i < n; i++) {
         const float x = g[i];

@@ -55,9 +55,12 @@ typedef struct {
 void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, int64_t head_dim,
                  int64_t pos0, const xt_rope_params *p, float *cache);
 
-// y = silu(g) * u and y = gelu_tanh(g) * u (ggml's fp16-table GELU), each over n elements.
+// y = silu(g) * u and y = gelu_tanh(g) * u, each over n elements. xt_geglu_f32 evaluates the
+// tanh GELU in float32 (as transformers); xt_geglu_table_f32 through ggml's fp16 lookup table
+// (input and result rounded to fp16, as llama.cpp's CPU backend).
 void xt_swiglu_f32(float *y, const float *g, const float *u, int64_t n);
 void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n);
+void xt_geglu_table_f32(float *y, const float *g, const float *u, int64_t n);
 
 typedef struct {
     const float *q;       // (n_tok, q_stride): head h at q + t*q_stride + h*head_dim

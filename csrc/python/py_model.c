@@ -47,15 +47,15 @@ static PyObject *handle_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
 }
 
 static int handle_init(ModelHandle *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"path", "threads", "n_ctx", "kv_type", "n_batch", NULL};
+    static char *kwlist[] = {"path", "threads", "n_ctx", "kv_type", "n_batch", "ggml_gelu", NULL};
     PyObject *path_bytes = NULL;  // new
-    int threads = 0, kv_type = XT_DTYPE_F16;
+    int threads = 0, kv_type = XT_DTYPE_F16, ggml_gelu = 0;
     long long n_ctx = 0, n_batch = 0;
     xt_module_state *st = xt_state_from_type(Py_TYPE(self));
     if (st == NULL) return -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|iLiL:ModelHandle", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|iLiLp:ModelHandle", kwlist,
                                      PyUnicode_FSConverter, &path_bytes, &threads, &n_ctx,
-                                     &kv_type, &n_batch)) {
+                                     &kv_type, &n_batch, &ggml_gelu)) {
         return -1;
     }
     int rc = -1;
@@ -74,6 +74,7 @@ static int handle_init(ModelHandle *self, PyObject *args, PyObject *kwds) {
     p.n_ctx = n_ctx;
     p.kv_type = (xt_dtype)kv_type;
     p.n_batch = n_batch;
+    p.ggml_gelu = ggml_gelu != 0;
     const char *path = PyBytes_AS_STRING(path_bytes);
     xt_model *m = NULL;
     xt_status s;
@@ -284,7 +285,7 @@ static PyType_Slot handle_slots[] = {
     {Py_tp_traverse, handle_traverse},
     {Py_tp_methods, handle_methods},
     {Py_tp_getset, handle_getset},
-    {Py_tp_doc, "ModelHandle(path, threads=0, n_ctx=0, kv_type=1, n_batch=0): a loaded model."},
+    {Py_tp_doc, "ModelHandle(path, threads=0, n_ctx=0, kv_type=1, n_batch=0, ggml_gelu=False): a model."},
     {0, NULL},
 };
 

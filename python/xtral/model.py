@@ -35,7 +35,8 @@ class Model:
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
              threads: int | None = None, n_ctx: int | None = None,
-             kv_type: str = "f16", n_batch: int | None = None) -> "Model":
+             kv_type: str = "f16", n_batch: int | None = None,
+             gelu: str = "exact") -> "Model":
         """Load a GGUF model file.
 
         Args:
@@ -45,9 +46,13 @@ class Model:
             n_ctx: KV-cache capacity in tokens (default: the training context, at most 4096).
             kv_type: ``"f16"`` (default) or ``"f32"``.
             n_batch: tokens per prefill chunk (default 512).
+            gelu: ``"exact"`` (float32 tanh GELU, as transformers) or ``"ggml"`` (through
+                ggml's fp16 lookup table, as llama.cpp's CPU backend); GeGLU models only.
         """
         if device != "cpu":
             raise ValueError(f"device must be 'cpu' (got {device!r}); other backends are not built")
+        if gelu not in ("exact", "ggml"):
+            raise ValueError(f"gelu must be 'exact' or 'ggml', got {gelu!r}")
         if kv_type not in _KV_TYPES:
             raise ValueError(f"kv_type must be 'f16' or 'f32', got {kv_type!r}")
         for name, v in (("threads", threads), ("n_ctx", n_ctx), ("n_batch", n_batch)):
@@ -58,7 +63,7 @@ class Model:
             raise xtral_unsupported(f"{fspath} is a folder: Hugging Face folders are not supported "
                                     "yet; pass a .gguf file")
         handle = _core.ModelHandle(fspath, threads or 0, n_ctx or 0, _KV_TYPES[kv_type],
-                                   n_batch or 0)
+                                   n_batch or 0, gelu == "ggml")
         return cls(handle, fspath)
 
     # ---- compute ----
@@ -109,8 +114,9 @@ class Model:
     @property
     def info(self) -> dict[str, Any]:
         """Architecture, shapes, parameter count, tensor types, context length and memory."""
+        handle = self._handle  # raises once closed
         if self._info is None:
-            self._info = self._handle.info()
+            self._info = handle.info()
             self._info["path"] = self._path
             self._info["device"] = "cpu"
             self._info["memory"] = {k: self._info[k] for k in
