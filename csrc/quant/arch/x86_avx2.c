@@ -53,6 +53,7 @@ XT_TARGET_AVX2 static float dot_q4_0(int64_t n, const void *restrict w, const vo
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 1 < nb; i += 2) {
+        XT_X86_PREFETCH1(x + i);
         __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);
         __m256i y1 = _mm256_loadu_si256((const __m256i *)y[i + 1].qs);
         __m256i s0 = xt_x86_dot_us_off(xt_x86_nibbles32(x[i].qs), y0, off);
@@ -78,6 +79,7 @@ XT_TARGET_AVX2 static float dot_q8_0(int64_t n, const void *restrict w, const vo
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 1 < nb; i += 2) {
+        xt_x86_prefetch2(x + i);
         __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256i x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
         __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
@@ -130,6 +132,7 @@ XT_TARGET_AVX2 static float dot_q4_1(int64_t n, const void *restrict w, const vo
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        XT_X86_PREFETCH1(x + i);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         __m256i s = xt_x86_dot_us(xt_x86_nibbles32(x[i].qs), qy);
         float d = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
@@ -151,6 +154,7 @@ XT_TARGET_AVX2 static float dot_q5_0(int64_t n, const void *restrict w, const vo
     const __m256i off = _mm256_set1_epi8(16);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        XT_X86_PREFETCH1(x + i);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         __m256i s = xt_x86_dot_us_off(q5_codes(x[i].qs, x[i].qh), qy, off);
         float d = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
@@ -166,6 +170,7 @@ XT_TARGET_AVX2 static float dot_q5_1(int64_t n, const void *restrict w, const vo
     __m256 acc = _mm256_setzero_ps();
     float mins = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        XT_X86_PREFETCH1(x + i);
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         __m256i s = xt_x86_dot_us(q5_codes(x[i].qs, x[i].qh), qy);
         float d = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
@@ -331,6 +336,8 @@ XT_TARGET_AVX2 static float dot_q2_K(int64_t n, const void *restrict w, const vo
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
         const uint8_t *sc = x[i].scales;
         __m128i s8 = _mm_loadu_si128((const __m128i *)sc);
         __m256i mins16 =
@@ -368,6 +375,8 @@ XT_TARGET_AVX2 static float dot_q3_K(int64_t n, const void *restrict w, const vo
     const __m256i one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
         int8_t sc[16];
         xt_x86_q3k_scales(x[i].scales, sc);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
@@ -402,6 +411,8 @@ XT_TARGET_AVX2 static float dot_iq4_xs(int64_t n, const void *restrict w, const 
     const __m256i table = xt_x86_table16(xt_x86_kvalues_iq4nl);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        xt_x86_prefetch2(x + i);
+        xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
         __m256i sumi = _mm256_setzero_si256();
         for (int b = 0; b < 8; b++) {
             __m256i v = _mm256_shuffle_epi8(table, xt_x86_nibbles32(x[i].qs + 16 * b));
