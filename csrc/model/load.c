@@ -217,11 +217,13 @@ static xt_status bind_globals(xt_model *m) {
     bool found = false;
     snprintf(name, sizeof name, "%s.weight", nm->token_embd);
     XT_TRY(m->src.get_tensor(m->src.ctx, name, &m->tok_embd, &found));
-    XT_RETURN_IF(!found, XT_ERR_BAD_FILE, "%s model: tensor '%s' is missing", m->arch->name, name);
+    const char *shown = m->tok_embd.name != NULL ? m->tok_embd.name : name;
+    XT_RETURN_IF(!found, XT_ERR_BAD_FILE, "%s model: tensor '%s' is missing", m->arch->name,
+                 shown);
     XT_RETURN_IF(m->tok_embd.ne[0] != hp->n_embd || m->tok_embd.ne[2] != 1 ||
                  m->tok_embd.ne[1] < 1 || m->tok_embd.ne[1] > INT32_MAX, XT_ERR_BAD_FILE,
                  "tensor '%s' has shape [%" PRId64 ", %" PRId64 "], expected [%" PRId64 ", n_vocab]",
-                 name, m->tok_embd.ne[0], m->tok_embd.ne[1], hp->n_embd);
+                 shown, m->tok_embd.ne[0], m->tok_embd.ne[1], hp->n_embd);
     m->hp.n_vocab = m->tok_embd.ne[1];
     if (!m->be->ops->supports(m->be, XT_OP_GET_ROWS, m->tok_embd.type)) {
         return xt_backend_unsupported(m->be, "get_rows", m->tok_embd.type);

@@ -273,7 +273,9 @@ static const char *hf_layer_name(const hf_src *s, const char *role) {
     if (strcmp(role, "ffn_norm") == 0) {
         return s->arch->post_norms ? "pre_feedforward_layernorm" : "post_attention_layernorm";
     }
-    if (strcmp(role, "ffn_up") == 0) return s->arch->fused_gate_up ? "mlp.gate_up_proj" : "mlp.up_proj";
+    if (strcmp(role, "ffn_up") == 0) {
+        return s->arch->fused_gate_up ? "mlp.gate_up_proj" : "mlp.up_proj";
+    }
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         if (strcmp(role, map[i][0]) == 0) return map[i][1];
     }
@@ -299,7 +301,9 @@ static xt_status get_tensor(void *ctx, const char *name, xt_tensor *out, bool *f
     hf_src *s = ctx;
     *found = false;
     if (strcmp(name, "rope_freqs.weight") == 0) return synth(s, name, s->rope_freqs, out, found);
-    if (strcmp(name, "rope_factors_long.weight") == 0) return synth(s, name, s->rope_long, out, found);
+    if (strcmp(name, "rope_factors_long.weight") == 0) {
+        return synth(s, name, s->rope_long, out, found);
+    }
     if (strcmp(name, "rope_factors_short.weight") == 0) {
         return synth(s, name, s->rope_short, out, found);
     }
@@ -422,7 +426,13 @@ static xt_status add_shard(hf_src *s, const char *dir, const char *file) {
     char path[PATH_CAP];
     XT_RETURN_IF(s->n_shards >= MAX_SHARDS, XT_ERR_UNSUPPORTED, "more than %d shards", MAX_SHARDS);
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    XT_TRY(xt_safetensors_open(path, &s->shards[s->n_shards]));
+    xt_status st = xt_safetensors_open(path, &s->shards[s->n_shards]);
+    if (st != XT_OK && st != XT_ERR_IO) {  // name the shard (I/O messages already do)
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", xt_last_error());
+        return xt_error(st, "%s: %s", path, msg);
+    }
+    XT_TRY(st);
     s->n_shards++;
     return XT_OK;
 }
@@ -564,9 +574,10 @@ static const struct {
 };
 
 static xt_status open_hf(hf_src *s, const char *dir, unsigned *flags) {
-    if (!exists(dir, "config.json")) return xt_error_errno(ENOENT, "%s is not a Hugging Face "
-                                                           "model folder: config.json is missing",
-                                                           dir);
+    if (!exists(dir, "config.json")) {
+        return xt_error_errno(ENOENT, "%s is not a Hugging Face model folder: config.json is "
+                              "missing", dir);
+    }
     XT_TRY(parse_file(dir, "config.json", &s->doc));
     s->cfg = xt_json_root(s->doc);
     const xt_json_value *mt = xt_json_get(s->cfg, "model_type");
