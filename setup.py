@@ -63,6 +63,7 @@ C_SOURCES = [
     "csrc/model/arch_gemma3.c",
     "csrc/model/arch_phi3.c",
     "csrc/model/source_gguf.c",
+    "csrc/model/source_safetensors.c",
     "csrc/model/load.c",
     "csrc/model/runner.c",
     "csrc/model/model.c",

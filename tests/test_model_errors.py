@@ -22,8 +22,8 @@ def test_missing_file(tmp_path: Path) -> None:
         xtral.Model.load(tmp_path / "nope.gguf")
 
 
-def test_folder_is_not_supported_yet(tmp_path: Path) -> None:
-    with pytest.raises(xtral.UnsupportedError, match="folder"):
+def test_folder_without_config_json(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a Hugging Face model folder"):
         xtral.Model.load(tmp_path)
 
 

@@ -46,8 +46,8 @@ typedef struct {
     // y (n, w->ne[0]) = rows ids[0..n) of w, decoded to f32 (ids already range-checked)
     xt_status (*get_rows)(xt_backend *be, const xt_tensor *w, const int32_t *ids, int64_t n,
                           float *y);
-    // y (rows, n) = rmsnorm(x) * w (w may be NULL); y may equal x
-    xt_status (*rms_norm)(xt_backend *be, float *y, const float *x, const float *w,
+    // y (rows, n) = rmsnorm(x) * (w + w_add) (w may be NULL); y may equal x
+    xt_status (*rms_norm)(xt_backend *be, float *y, const float *x, const float *w, float w_add,
                           int64_t rows, int64_t n, float eps);
     // in place on x (n_tok rows of `stride` floats) x (n_heads, head_dim), positions pos0..
     xt_status (*rope)(xt_backend *be, float *x, int64_t n_tok, int64_t stride, int64_t n_heads,

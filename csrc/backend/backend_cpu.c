@@ -150,17 +150,17 @@ static xt_status cpu_get_rows(xt_backend *be, const xt_tensor *w, const int32_t 
     return XT_OK;
 }
 
-typedef struct { float *y; const float *x, *w; int64_t n; float eps; } norm_args;
+typedef struct { float *y; const float *x, *w; float w_add; int64_t n; float eps; } norm_args;
 
 static void norm_rows(const void *p, int64_t r0, int64_t r1, int64_t task) {
     (void)task;
     const norm_args *a = p;
-    xt_rms_norm_f32(a->y + r0 * a->n, a->x + r0 * a->n, a->w, r1 - r0, a->n, a->eps);
+    xt_rms_norm_f32(a->y + r0 * a->n, a->x + r0 * a->n, a->w, a->w_add, r1 - r0, a->n, a->eps);
 }
 
 static xt_status cpu_rms_norm(xt_backend *be, float *y, const float *x, const float *w,
-                              int64_t rows, int64_t n, float eps) {
-    norm_args a = {y, x, w, n, eps};
+                              float w_add, int64_t rows, int64_t n, float eps) {
+    norm_args a = {y, x, w, w_add, n, eps};
     return run_rows(be, norm_rows, &a, rows, rows * n);
 }
 

@@ -65,6 +65,7 @@ struct xt_hparams {
     int64_t n_ctx_train;
     int64_t n_rot;              // rotated dims per head
     float eps;                  // RMSNorm epsilon
+    float norm_add;             // norms multiply by (w + norm_add): 0, or 1 for Gemma HF weights
     float rope_base, rope_base_swa, rope_freq_scale, rope_attn_factor;
     int64_t n_ctx_orig;         // rope.scaling.original_context_length (0: unset)
     int64_t n_swa;              // sliding window (0: none)

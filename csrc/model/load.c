@@ -80,7 +80,12 @@ static xt_status read_hparams(xt_model *m) {
     XT_TRY(key_float(m, "final_logit_softcapping", false, 0.0, &hp->final_softcap));
     XT_TRY(key_float(m, "attn_logit_softcapping", false, 0.0, &hp->attn_softcap));
     hp->q_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->norm_add = (m->src.flags & XT_SRC_NORM_ADD_ONE) ? 1.0f : 0.0f;
     if (d->hparams_hook) XT_TRY(d->hparams_hook(hp));
+    float qpas = 0.0f;  // HF query_pre_attn_scalar (GGUF has no such key)
+    XT_TRY(key_float(m, "attention.query_pre_attn_scalar", false, 0.0, &qpas));
+    XT_RETURN_IF(qpas < 0.0f, XT_ERR_BAD_FILE, "%s: query_pre_attn_scalar is negative", d->name);
+    if (qpas > 0.0f) hp->q_scale = 1.0f / sqrtf(qpas);
     return XT_OK;
 }
 
@@ -111,23 +116,27 @@ static xt_status tensor(xt_model *m, const char *name, char kind, int64_t in, in
     memset(t, 0, sizeof *t);
     XT_TRY(m->src.get_tensor(m->src.ctx, name, t, &found));
     if (!found) {
+        const char *own = t->name;  // the source's name for it, when it has one
         memset(t, 0, sizeof *t);
+        XT_RETURN_IF(required && own != NULL && strcmp(own, name) != 0, XT_ERR_BAD_FILE,
+                     "%s model: tensor '%s' (%s) is missing", m->arch->name, own, name);
         XT_RETURN_IF(required, XT_ERR_BAD_FILE, "%s model: tensor '%s' is missing", m->arch->name,
                      name);
         return XT_OK;
     }
+    const char *shown = t->name != NULL ? t->name : name;
     const xt_dtype_info *info = xt_dtype_get((uint32_t)t->type);
     if (kind == 'm') {
         XT_RETURN_IF(t->ne[0] != in || t->ne[1] != out_dim || t->ne[2] != 1 || t->ne[3] != 1,
                      XT_ERR_BAD_FILE, "tensor '%s' has shape [%" PRId64 ", %" PRId64 ", %" PRId64
-                     "], expected [%" PRId64 ", %" PRId64 "]", name, t->ne[0], t->ne[1],
+                     "], expected [%" PRId64 ", %" PRId64 "]", shown, t->ne[0], t->ne[1],
                      t->ne[2], in, out_dim);
         if (!m->be->ops->supports(m->be, XT_OP_MATMUL, t->type)) {
             return xt_backend_unsupported(m->be, "matmul", t->type);
         }
     } else {
         XT_RETURN_IF(xt_tensor_nelements(t) != in || t->ne[0] != in, XT_ERR_BAD_FILE,
-                     "tensor '%s' has %" PRId64 " elements, expected %" PRId64, name,
+                     "tensor '%s' has %" PRId64 " elements, expected %" PRId64, shown,
                      xt_tensor_nelements(t), in);
         if (t->type != XT_DTYPE_F32) {
             const xt_quant_traits *qt = xt_quant_traits_get(t->type);
@@ -192,7 +201,7 @@ static xt_status bind_layer(xt_model *m, int64_t il) {
     bool local_base = L->swa && m->arch->rope_base_swa_default > 0;
     L->rope = (xt_rope_params){
         .n_rot = hp->n_rot,
-        .neox = d->rope == XT_ROPE_NEOX,
+        .neox = d->rope == XT_ROPE_NEOX || (m->src.flags & XT_SRC_ROPE_NEOX),
         .freq_base = L->swa ? hp->rope_base_swa : hp->rope_base,
         .freq_scale = local_base ? 1.0f : hp->rope_freq_scale,
         .attn_factor = hp->rope_attn_factor,
@@ -208,11 +217,13 @@ static xt_status bind_globals(xt_model *m) {
     bool found = false;
     snprintf(name, sizeof name, "%s.weight", nm->token_embd);
     XT_TRY(m->src.get_tensor(m->src.ctx, name, &m->tok_embd, &found));
-    XT_RETURN_IF(!found, XT_ERR_BAD_FILE, "%s model: tensor '%s' is missing", m->arch->name, name);
+    const char *shown = m->tok_embd.name != NULL ? m->tok_embd.name : name;
+    XT_RETURN_IF(!found, XT_ERR_BAD_FILE, "%s model: tensor '%s' is missing", m->arch->name,
+                 shown);
     XT_RETURN_IF(m->tok_embd.ne[0] != hp->n_embd || m->tok_embd.ne[2] != 1 ||
                  m->tok_embd.ne[1] < 1 || m->tok_embd.ne[1] > INT32_MAX, XT_ERR_BAD_FILE,
                  "tensor '%s' has shape [%" PRId64 ", %" PRId64 "], expected [%" PRId64 ", n_vocab]",
-                 name, m->tok_embd.ne[0], m->tok_embd.ne[1], hp->n_embd);
+                 shown, m->tok_embd.ne[0], m->tok_embd.ne[1], hp->n_embd);
     m->hp.n_vocab = m->tok_embd.ne[1];
     if (!m->be->ops->supports(m->be, XT_OP_GET_ROWS, m->tok_embd.type)) {
         return xt_backend_unsupported(m->be, "get_rows", m->tok_embd.type);

@@ -1,7 +1,8 @@
-// model.c — the public xt_model API: load (source + build), forward with its argument checks
+// model.c — the public xt_model API: load (GGUF file or HF folder source + build), forward with its argument checks
 // and transactional n_past, reset, info, free.
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/status.h"
 #include "model/model.h"
@@ -34,7 +35,9 @@ xt_status xt_model_load(const char *path, const xt_model_params *params, xt_mode
     }
     xt_model *m = calloc(1, sizeof *m);
     XT_RETURN_IF(m == NULL, XT_ERR_NOMEM, "out of memory");
-    xt_status s = xt_model_source_gguf(path, &m->src);
+    struct stat sb;
+    bool dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    xt_status s = dir ? xt_model_source_hf(path, &m->src) : xt_model_source_gguf(path, &m->src);
     if (s == XT_OK) s = xt_model_build(m, params);
     if (s != XT_OK) {
         xt_model_free(m);

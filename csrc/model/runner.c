@@ -46,14 +46,16 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
     if (L->q_norm.data != NULL) {
         // Per-head RMSNorm: rows of head_dim; contiguous when unfused, per token when fused.
         if (!stride) {
-            XT_TRY(op->rms_norm(be, q, q, L->q_norm.data, nt * hp->n_head, hd, hp->eps));
-            XT_TRY(op->rms_norm(be, k, k, L->k_norm.data, nt * hp->n_head_kv, hd, hp->eps));
+            XT_TRY(op->rms_norm(be, q, q, L->q_norm.data, hp->norm_add,
+                                nt * hp->n_head, hd, hp->eps));
+            XT_TRY(op->rms_norm(be, k, k, L->k_norm.data, hp->norm_add,
+                                nt * hp->n_head_kv, hd, hp->eps));
         } else {
             for (int64_t t = 0; t < nt; t++) {
-                XT_TRY(op->rms_norm(be, q + t * qs, q + t * qs, L->q_norm.data, hp->n_head, hd,
-                                    hp->eps));
-                XT_TRY(op->rms_norm(be, k + t * ks, k + t * ks, L->k_norm.data, hp->n_head_kv, hd,
-                                    hp->eps));
+                XT_TRY(op->rms_norm(be, q + t * qs, q + t * qs, L->q_norm.data, hp->norm_add,
+                                    hp->n_head, hd, hp->eps));
+                XT_TRY(op->rms_norm(be, k + t * ks, k + t * ks, L->k_norm.data, hp->norm_add,
+                                    hp->n_head_kv, hd, hp->eps));
             }
         }
     }
@@ -80,7 +82,8 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
     const int64_t n = nt - r0;
     XT_TRY(op->matmul(be, &L->wo, m->att, n, m->tmp));
     if (L->post_attn_norm.data) {
-        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, n, E, hp->eps));
+        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, hp->norm_add,
+                            n, E, hp->eps));
     }
     return op->add(be, m->x + r0 * E, m->tmp, n * E);
 }
@@ -93,7 +96,7 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt)
     const xt_backend_ops *op = be->ops;
     const xt_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff;
-    XT_TRY(op->rms_norm(be, m->xn, x, L->ffn_norm.data, nt, E, hp->eps));
+    XT_TRY(op->rms_norm(be, m->xn, x, L->ffn_norm.data, hp->norm_add, nt, E, hp->eps));
     const float *g, *u;
     int64_t in_stride;
     if (m->arch->fused_gate_up) {  // rows [gate | up]
@@ -111,7 +114,8 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt)
     XT_TRY(op->glu(be, m->ffn_act, m->act, g, u, nt, F, in_stride));
     XT_TRY(op->matmul(be, &L->w_down, m->act, nt, m->tmp));
     if (L->post_ffw_norm.data) {
-        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, nt, E, hp->eps));
+        XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, hp->norm_add,
+                            nt, E, hp->eps));
     }
     return op->add(be, x, m->tmp, nt * E);
 }
@@ -130,7 +134,7 @@ static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64
     if (m->arch->embd_scale) XT_TRY(op->scale(be, m->x, sqrtf((float)E), nt * E));
     for (int64_t il = 0; il < hp->n_layer; il++) {
         const xt_layer *L = &m->layers[il];
-        XT_TRY(op->rms_norm(be, m->xn, m->x, L->attn_norm.data, nt, E, hp->eps));
+        XT_TRY(op->rms_norm(be, m->xn, m->x, L->attn_norm.data, hp->norm_add, nt, E, hp->eps));
         // Rows before `skip` are dead after the last layer's K/V are cached.
         const int64_t skip = il == hp->n_layer - 1 ? r0 : 0;
         XT_TRY(attention_block(m, L, nt, pos0, skip));
@@ -138,7 +142,8 @@ static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64
     }
     if (r0 >= nt) return XT_OK;
     const int64_t n_out = nt - r0;
-    XT_TRY(op->rms_norm(be, m->xn, m->x + r0 * E, m->output_norm.data, n_out, E, hp->eps));
+    XT_TRY(op->rms_norm(be, m->xn, m->x + r0 * E, m->output_norm.data, hp->norm_add,
+                        n_out, E, hp->eps));
     XT_TRY(op->matmul(be, &m->output, m->xn, n_out, logits));
     if (hp->final_softcap > 0.0f) {
         XT_TRY(op->softcap(be, logits, hp->final_softcap, n_out * hp->n_vocab));

@@ -112,6 +112,6 @@ xt_status xt_model_source_gguf(const char *path, xt_model_source *out) {
         src_free(s);
         return xt_error(XT_ERR_BAD_FILE, "%s: general.architecture is missing", path);
     }
-    *out = (xt_model_source){s, s->arch, get_int, get_float, get_tensor, each_tensor, src_free};
+    *out = (xt_model_source){s, s->arch, 0, get_int, get_float, get_tensor, each_tensor, src_free};
     return XT_OK;
 }

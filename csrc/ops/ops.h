@@ -36,10 +36,10 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *args);
 // Float kernels of the transformer runner. Each follows ggml's CPU arithmetic (order of
 // operations, float vs double accumulation) so logits match llama.cpp closely.
 
-// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) (* w when w != NULL); x, y: (n_rows, n), w: (n).
-// y may equal x.
-void xt_rms_norm_f32(float *y, const float *x, const float *w, int64_t n_rows, int64_t n,
-                     float eps);
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) (* (w + w_add) when w != NULL); x, y: (n_rows, n),
+// w: (n). w_add is 0 for GGUF weights, 1 for Gemma's HF norms (x̂·(1 + w)). y may equal x.
+void xt_rms_norm_f32(float *y, const float *x, const float *w, float w_add, int64_t n_rows,
+                     int64_t n, float eps);
 
 typedef struct {
     int64_t n_rot;              // rotated dims per head (<= head_dim, even); the rest pass

@@ -1,4 +1,5 @@
-"""Models: :class:`Model` loads a GGUF file and runs tokens to logits on the CPU.
+"""Models: :class:`Model` loads a GGUF file or a Hugging Face folder and runs tokens to logits
+on the CPU.
 
 Every number is computed in C (``xtral._core.ModelHandle``): the generic transformer runner,
 the KV cache and a persistent thread pool. The GIL is released during compute, and a
@@ -40,7 +41,10 @@ class Model:
         """Load a GGUF model file.
 
         Args:
-            path: a ``.gguf`` file (architectures: llama, qwen2, qwen3, gemma3, phi3).
+            path: a ``.gguf`` file, or a Hugging Face model folder (``config.json`` and
+                ``model.safetensors``, or shards listed by ``model.safetensors.index.json``;
+                F32/F16/BF16 weights, mapped, not copied). Architectures: llama, qwen2, qwen3,
+                gemma3, phi3.
             device: ``"cpu"`` (the only backend in this build).
             threads: worker threads (default: one per CPU).
             n_ctx: KV-cache capacity in tokens (default: the training context, at most 4096).
@@ -59,9 +63,6 @@ class Model:
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name} must be a positive int or None, got {v!r}")
         fspath = os.fspath(path)
-        if os.path.isdir(fspath):
-            raise xtral_unsupported(f"{fspath} is a folder: Hugging Face folders are not supported "
-                                    "yet; pass a .gguf file")
         handle = _core.ModelHandle(fspath, threads or 0, n_ctx or 0, _KV_TYPES[kv_type],
                                    n_batch or 0, gelu == "ggml")
         return cls(handle, fspath)
@@ -153,6 +154,3 @@ class Model:
         return (f"<xtral.Model {i['architecture']} {i['n_params'] / 1e6:.0f}M params, "
                 f"n_ctx={i['n_ctx']}, n_past={self.n_past}>")
 
-
-def xtral_unsupported(msg: str) -> Exception:
-    return _core.UnsupportedError(msg)
