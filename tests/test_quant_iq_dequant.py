@@ -37,10 +37,12 @@ def assert_same_floats(got: np.ndarray, want: np.ndarray) -> None:
     want = np.asarray(want, dtype=np.float32)
     assert got.shape == want.shape
     nan_g, nan_w = np.isnan(got), np.isnan(want)
-    assert np.array_equal(nan_g, nan_w), f"NaN positions differ at {np.argwhere(nan_g != nan_w)[:5]}"
+    assert np.array_equal(nan_g, nan_w), \
+        f"NaN positions differ at {np.argwhere(nan_g != nan_w)[:5]}"
     gb, wb = got.view(np.uint32)[~nan_g], want.view(np.uint32)[~nan_w]
     bad = np.flatnonzero(gb != wb)
-    assert bad.size == 0, f"{bad.size} values differ: {got[~nan_g][bad[:4]]} vs {want[~nan_w][bad[:4]]}"
+    assert bad.size == 0, \
+        f"{bad.size} values differ: {got[~nan_g][bad[:4]]} vs {want[~nan_w][bad[:4]]}"
 
 
 def gguf_dequantize(raw: np.ndarray, qtype: QT, n: int) -> np.ndarray:

@@ -129,13 +129,14 @@ void xt_dequant_row_iq3_s(const void *restrict src, float *restrict dst, int64_t
         for (int ib = 0; ib < QK_K / 32; ib++) {
             const int sc = (x[i].scales[ib / 2] >> 4 * (ib % 2)) & 0xF;
             const float db = d * (float)(1 + 2 * sc);
+            const int h = x[i].qh[ib];
             for (int l = 0; l < 4; l++) {
-                const int k = 8 * ib + 2 * l;
-                const int h = x[i].qh[ib];
+                const int k = 8 * ib + 2 * l;  // grid index k: bit 8 is bit (k % 8) of qh
+                const int idx0 = x[i].qs[k] | (((h >> 2 * l) & 1) << 8);
+                const int idx1 = x[i].qs[k + 1] | (((h >> (2 * l + 1)) & 1) << 8);
                 const uint8_t s = x[i].signs[4 * ib + l];
-                put_signed(y, db, xt_iq3s_grid[x[i].qs[k] | (((h >> 2 * l) & 1) << 8)], s, 4);
-                put_signed(y + 4, db, xt_iq3s_grid[x[i].qs[k + 1] | (((h >> (2 * l + 1)) & 1) << 8)],
-                           (uint32_t)s >> 4, 4);
+                put_signed(y, db, xt_iq3s_grid[idx0], s, 4);
+                put_signed(y + 4, db, xt_iq3s_grid[idx1], (uint32_t)s >> 4, 4);
                 y += 8;
             }
         }
