@@ -49,6 +49,8 @@ C_SOURCES = [
     "csrc/quant/k_fit.c",
     "csrc/quant/k_quants_low.c",
     "csrc/quant/k_quants_high.c",
+    "csrc/quant/iq_lattice.c",
+    "csrc/quant/tq_nvfp4.c",
     "csrc/quant/arch/x86_avx2.c",
     "csrc/quant/arch/x86_avx512.c",
     "csrc/ops/matmul_q.c",

@@ -152,4 +152,80 @@ typedef struct {
 } block_iq4_xs;
 XT_STATIC_ASSERT(sizeof(block_iq4_xs) == 136, "block_iq4_xs size");
 
+// ---- IQ lattice types (256-element super-blocks; grids in quant/iq_tables.h) ----
+// Multi-byte fields are stored as bytes and read little-endian (the file's byte order).
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[QK_K / 4];       // 8 x (u32 4 grid indices, u32 4x7 sign bits | 4-bit scale)
+} block_iq2_xxs;
+XT_STATIC_ASSERT(sizeof(block_iq2_xxs) == 66, "block_iq2_xxs size");
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[QK_K / 4];       // 32 LE u16: 9-bit grid index | 7 sign bits << 9
+    uint8_t scales[QK_K / 32];  // 4-bit scales, 2 per byte
+} block_iq2_xs;
+XT_STATIC_ASSERT(sizeof(block_iq2_xs) == 74, "block_iq2_xs size");
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[QK_K / 4];       // 32 grid index low bytes, then 32 sign bytes
+    uint8_t qh[QK_K / 32];      // grid index bits 8-9, 2 per entry
+    uint8_t scales[QK_K / 32];
+} block_iq2_s;
+XT_STATIC_ASSERT(sizeof(block_iq2_s) == 82, "block_iq2_s size");
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[3 * QK_K / 8];   // 64 grid indices, then 8 LE u32 (4x7 sign bits | scale)
+} block_iq3_xxs;
+XT_STATIC_ASSERT(sizeof(block_iq3_xxs) == 98, "block_iq3_xxs size");
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[QK_K / 4];       // grid index low bytes
+    uint8_t qh[QK_K / 32];      // grid index bit 8
+    uint8_t signs[QK_K / 8];
+    uint8_t scales[QK_K / 64];  // 4-bit scales, 2 per byte
+} block_iq3_s;
+XT_STATIC_ASSERT(sizeof(block_iq3_s) == 110, "block_iq3_s size");
+
+typedef struct {
+    xt_half d;
+    uint8_t qs[QK_K / 8];       // grid index low bytes
+    uint8_t qh[QK_K / 16];      // 8 LE u16: 4x3 index bits | 3-bit scale << 12 | sign << 15
+} block_iq1_s;
+XT_STATIC_ASSERT(sizeof(block_iq1_s) == 50, "block_iq1_s size");
+
+typedef struct {
+    uint8_t qs[QK_K / 8];       // grid index low bytes
+    uint8_t qh[QK_K / 16];      // per nibble: 3 index bits | delta sign
+    uint8_t scales[QK_K / 32];  // 4 LE u16: 4x3-bit scales | a nibble of the f16 scale
+} block_iq1_m;
+XT_STATIC_ASSERT(sizeof(block_iq1_m) == 56, "block_iq1_m size");
+
+// ---- ternary and NVFP4 ----
+
+typedef struct {
+    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];  // 5 trits per byte (base-3, scaled to 256)
+    uint8_t qh[QK_K / 64];                   // 4 trits per byte
+    xt_half d;
+} block_tq1_0;
+XT_STATIC_ASSERT(sizeof(block_tq1_0) == 54, "block_tq1_0 size");
+
+typedef struct {
+    uint8_t qs[QK_K / 4];       // 2-bit codes q + 1
+    xt_half d;
+} block_tq2_0;
+XT_STATIC_ASSERT(sizeof(block_tq2_0) == 66, "block_tq2_0 size");
+
+#define QK_NVFP4 64
+#define QK_NVFP4_SUB 16
+typedef struct {
+    uint8_t d[QK_NVFP4 / QK_NVFP4_SUB];  // UE4M3 scale per 16 elements
+    uint8_t qs[QK_NVFP4 / 2];            // E2M1 codes, per 16: low nibbles then high
+} block_nvfp4;
+XT_STATIC_ASSERT(sizeof(block_nvfp4) == 36, "block_nvfp4 size");
+
 #endif  // XT_QUANT_BLOCKS_H

@@ -82,6 +82,8 @@ void xt_quant_register_iq4_mxfp4(xt_quant_traits *table);  // quant/iq4_mxfp4.c
 void xt_quant_register_k_low(xt_quant_traits *table);      // quant/k_quants_low.c
 void xt_quant_register_k_high(xt_quant_traits *table);     // quant/k_quants_high.c
 void xt_quant_register_fp8(xt_quant_traits *table);        // quant/fp8.c
+void xt_quant_register_iq_lattice(xt_quant_traits *table); // quant/iq_lattice.c
+void xt_quant_register_tq_nvfp4(xt_quant_traits *table);   // quant/tq_nvfp4.c
 
 // ---- reference kernels, one family per file ----
 #define XT_DECLARE_ROW_KERNELS(name)                                                          \
@@ -124,5 +126,21 @@ XT_DECLARE_ROW_KERNELS(q6_K)
 // 128x128 block scales live beside the data (see xt_fp8_* in fp8.h).
 void xt_dequant_row_fp8_e4m3(const void *restrict src, float *restrict dst, int64_t n);
 void xt_dequant_row_fp8_e5m2(const void *restrict src, float *restrict dst, int64_t n);
+// quant/iq_lattice.c: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M (decode only)
+void xt_dequant_row_iq2_xxs(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq2_xs(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq2_s(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq3_xxs(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq3_s(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq1_s(const void *restrict src, float *restrict dst, int64_t n);
+void xt_dequant_row_iq1_m(const void *restrict src, float *restrict dst, int64_t n);
+// quant/tq_nvfp4.c: TQ1_0, TQ2_0 (quantize + decode), NVFP4 (decode)
+void xt_dequant_row_tq1_0(const void *restrict src, float *restrict dst, int64_t n);
+void xt_quant_row_tq1_0(const float *restrict src, void *restrict dst, int64_t n,
+                        const float *restrict imatrix);
+void xt_dequant_row_tq2_0(const void *restrict src, float *restrict dst, int64_t n);
+void xt_quant_row_tq2_0(const float *restrict src, void *restrict dst, int64_t n,
+                        const float *restrict imatrix);
+void xt_dequant_row_nvfp4(const void *restrict src, float *restrict dst, int64_t n);
 
 #endif  // XT_QUANT_QUANT_H

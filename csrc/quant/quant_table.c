@@ -49,6 +49,8 @@ static void init_tables(void) {
     xt_quant_register_k_low(g_traits);
     xt_quant_register_k_high(g_traits);
     xt_quant_register_fp8(g_traits);
+    xt_quant_register_iq_lattice(g_traits);
+    xt_quant_register_tq_nvfp4(g_traits);
 
     g_max_level = xt_simd_detect();
     fill_reference(&g_kernels[XT_SIMD_SCALAR]);
