@@ -53,14 +53,15 @@ def main() -> None:
     ap.add_argument("--prefill", type=int, default=64, help="tokens for the n>1 case (0: skip)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    probe = {t: _core.read_bandwidth(256 << 20, t, args.repeats)[0] for t in (1, 2)}
     print(f"SIMD level: {_core.simd_level()}   matrix: {args.rows} x {args.cols}")
-    print(f"read-bandwidth probe: 1 thread {probe[1] / 1e9:.1f} GB/s, 2 threads {probe[2] / 1e9:.1f} GB/s\n")
-    print(f"{'type':<9} {'MiB':>7} | {'n=1 t=1':>16} {'n=1 t=2':>16} | {'n=64 t=1':>16} {'n=64 t=2':>16}")
-    print(f"{'':<9} {'':>7} | {'GB/s (ratio)':>16} {'GB/s (ratio)':>16} | {'GB/s (ratio)':>16} {'GB/s (ratio)':>16}")
+    print("ratios are against a read-bandwidth probe run right before each type with the same "
+          "thread count (the machine's bandwidth drifts; see the probe columns)\n")
+    print(f"{'type':<9} {'MiB':>7} {'probe t=1,2':>12} | {'n=1 t=1':>16} {'n=1 t=2':>16} | {'n=64 t=1':>16} {'n=64 t=2':>16}")
+    print(f"{'':<9} {'':>7} {'GB/s':>12} | {'GB/s (ratio)':>16} {'GB/s (ratio)':>16} | {'GB/s (ratio)':>16} {'GB/s (ratio)':>16}")
     failures = []
     for qtype in args.types.split(","):
         w = make_weight(qtype, args.rows, args.cols, rng)
+        probe = {t: _core.read_bandwidth(256 << 20, t, args.repeats)[0] for t in (1, 2)}
         cells = []
         for n in (1, args.prefill):
             if n == 0:
@@ -72,7 +73,8 @@ def main() -> None:
                 cells.append(f"{bw / 1e9:7.2f} ({bw / probe[threads]:4.2f})")
                 if n == 1 and threads == 2 and qtype in TARGET_TYPES and bw < 0.8 * probe[2]:
                     failures.append(f"{qtype}: {bw / probe[2]:.2f} of the probe")
-        print(f"{qtype:<9} {w.nbytes / 2**20:7.1f} | {cells[0]:>16} {cells[1]:>16} | "
+        probes = f"{probe[1] / 1e9:.1f},{probe[2] / 1e9:.1f}"
+        print(f"{qtype:<9} {w.nbytes / 2**20:7.1f} {probes:>12} | {cells[0]:>16} {cells[1]:>16} | "
               + " ".join(f"{c:>16}" for c in cells[2:]))
     print("\ntarget (2 threads, n = 1, >= 0.8 of the probe) for " + ", ".join(TARGET_TYPES) + ": "
           + ("met" if not failures else "NOT met: " + "; ".join(failures)))
