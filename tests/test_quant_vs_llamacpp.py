@@ -17,7 +17,7 @@ import xtral
 from xtral import _core
 from xtral.quantize_gguf import _rewrap, quantize_gguf
 
-from test_quantize_gguf import llama_cpp, llama_quantize, make_llama_gguf, needs_llama, \
+from test_quantize_gguf import llama_cpp, llama_quantize, make_llama_gguf, \
     needs_types
 
 # The 256-block and IQ4 types, as "pure" file types (every quantizable tensor the same type).
@@ -121,7 +121,6 @@ def _compare(src: Path, ours: Path, ref: Path, imatrix: dict[str, np.ndarray] | 
     return same, compared, worse
 
 
-@needs_llama
 @pytest.mark.parametrize("with_imatrix", [False, True], ids=["plain", "imatrix"])
 @pytest.mark.parametrize("ftype", list(PURE_TYPES))
 def test_error_not_above_llama_cpp(ftype: str, with_imatrix: bool, mixed_model: Path,
@@ -184,7 +183,6 @@ def _eval(path: Path, tokens: list[int] | None = None) -> tuple[list[int], np.nd
     return tokens, logits
 
 
-@needs_llama
 @pytest.mark.slow
 @pytest.mark.parametrize("ftype", ["Q4_0", "Q8_0", "Q4_K_M"])
 def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: Path) -> None:
@@ -218,7 +216,6 @@ def test_real_model_runs_in_llama_cpp(ftype: str, smollm2_f32: Path, tmp_path: P
     assert ours.read_bytes() == ref.read_bytes()  # the whole file, metadata included
 
 
-@needs_llama
 def test_requantize_real_file_like_llama_cpp(smollm2: xtral.GGUFFile, tmp_path: Path) -> None:
     """The shipped Q4_1/Q8_0 SmolLM2 file re-quantized to Q4_K_M: xtral decodes the sources,
     llama.cpp (allow_requantize) decodes its own; the files are the same bytes."""

@@ -21,7 +21,6 @@ from xtral.quantize_gguf import FILE_TYPES, QuantizeReport, quantize_gguf
 
 import llama_cpp  # the reference: llama.cpp's own quantizer (a test dependency)
 
-needs_llama = pytest.mark.usefixtures()  # kept as a marker of the tests that run llama.cpp
 
 
 # ---- synthetic llama-shaped models ----
@@ -261,7 +260,6 @@ def ones_imatrix(path: Path) -> dict[str, np.ndarray]:
                 for n, t in f.tensors.items() if len(t.shape) >= 2}
 
 
-@needs_llama
 @pytest.mark.parametrize("model", ["gqa_thin", "tied_model", "moe_model"])
 def test_types_match_llama_cpp(model: str, request: pytest.FixtureRequest,
                                tmp_path: Path) -> None:
@@ -282,7 +280,6 @@ def test_types_match_llama_cpp(model: str, request: pytest.FixtureRequest,
     assert not failures, failures
 
 
-@needs_llama
 @pytest.mark.parametrize("qtype", ["Q4_0", "Q8_0", "Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS",
                                    "F16"])
 def test_file_like_llama_cpp(qtype: str, gqa_model: Path, tmp_path: Path) -> None:
@@ -302,7 +299,6 @@ def test_file_like_llama_cpp(qtype: str, gqa_model: Path, tmp_path: Path) -> Non
     assert ours.read_bytes() == ref.read_bytes()
 
 
-@needs_llama
 @pytest.mark.parametrize("qtype", ["MXFP4_MOE", "Q4_K_M", "IQ4_XS"])
 def test_experts_like_llama_cpp(qtype: str, moe_model: Path, tmp_path: Path) -> None:
     """3-D expert tensors with a different importance vector per expert: same file as
