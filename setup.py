@@ -69,6 +69,10 @@ C_SOURCES = [
     "csrc/model/load.c",
     "csrc/model/runner.c",
     "csrc/model/model.c",
+    "csrc/text/sample_rng.c",
+    "csrc/text/sample_filter.c",
+    "csrc/text/sample.c",
+    "csrc/text/generate.c",
     "csrc/python/module.c",
     "csrc/python/errors.c",
     "csrc/python/py_gguf.c",
@@ -78,6 +82,7 @@ C_SOURCES = [
     "csrc/python/py_quant.c",
     "csrc/python/py_model.c",
     "csrc/python/py_safetensors.c",
+    "csrc/python/py_sampler.c",
 ]
 HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / CSRC).rglob("*.h"))
 

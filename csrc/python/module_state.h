@@ -13,6 +13,7 @@ typedef struct {
     PyTypeObject *GGUFHandleType;
     PyTypeObject *ModelHandleType;
     PyTypeObject *SafetensorsHandleType;
+    PyTypeObject *SamplerHandleType;
 } xt_module_state;
 
 extern PyModuleDef xt_module_def;
@@ -41,5 +42,9 @@ extern PyMethodDef xt_quant_methods[];                           // py_quant.c
 PyObject *xt_model_handle_type_create(PyObject *module);       // py_model.c
 PyObject *xt_safetensors_handle_type_create(PyObject *module); // py_safetensors.c
 extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
+PyObject *xt_sampler_handle_type_create(PyObject *module);     // py_sampler.c
+// Checks that obj is a SamplerHandle and takes its lock (GIL held); NULL with an exception set.
+xt_sampler *xt_py_sampler_acquire(xt_module_state *st, PyObject *obj);
+void xt_py_sampler_release(PyObject *obj);                       // drops that lock
 
 #endif  // XT_PYTHON_MODULE_STATE_H
