@@ -58,7 +58,7 @@ static int sampler_init(SamplerHandle *self, PyObject *args, PyObject *kwds) {
     unsigned long long seed = 0;
     xt_sampler_params p;
     xt_sampler_params_default(&p);
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "L|fiffffffiK:SamplerHandle", kwlist, &n_vocab,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "L|fifffffiK:SamplerHandle", kwlist, &n_vocab,
                                      &p.temperature, &p.top_k, &p.top_p, &p.min_p,
                                      &p.repeat_penalty, &p.presence_penalty,
                                      &p.frequency_penalty, &p.penalty_last_n, &seed)) {
