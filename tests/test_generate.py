@@ -90,3 +90,48 @@ def smollm2_f32(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_greedy_smollm2_dequantized_f32_equals_llama_cpp(smollm2_f32: Path) -> None:
     """The same weights without 8-bit activation rounding on either side."""
     assert compare_greedy(smollm2_f32, "SmolLM2 F32") == []
+
+
+# ---- text assembly (no model) ----
+
+def _feed(pieces: list[bytes], stop: tuple[str, ...] = ()) -> tuple[list[str], bool]:
+    from xtral.generate import _Text
+    t = _Text(stop)
+    out = [t.feed(p) for p in pieces]
+    out.append(t.finish())
+    return out, t.stopped
+
+
+def test_multibyte_characters_are_held_until_complete() -> None:
+    text = "é日🙂 ok"
+    raw = text.encode()
+    pieces = [raw[i:i + 1] for i in range(len(raw))]  # one byte per "token"
+    out, _ = _feed(pieces)
+    assert "".join(out) == text
+    for piece in out:  # every piece is whole characters
+        assert piece.encode().decode() == piece and "\ufffd" not in piece
+    assert out[0] == "" and out[1] == "é"  # the 2-byte é comes out with its second byte
+
+
+def test_invalid_bytes_become_replacement_characters() -> None:
+    out, _ = _feed([b"a\xff", b"\xe6\x97", b"b"])
+    assert "".join(out) == "a\ufffd\ufffdb"
+
+
+@pytest.mark.parametrize("pieces, stop, want", [
+    ([b"Hello", b" wor", b"ld. ", b"User:", b" more"], ("User:",), "Hello world. "),
+    ([b"ab", b"cU", b"se", b"r:x"], ("User:",), "abc"),
+    ([b"abc", b"Us", b"ual"], ("User:",), "abcUsual"),              # a false start is released
+    ([b"x</s", b"tep>y"], ("</step>", "</s>"), "x"),
+    ([b"no stop here"], ("zzz",), "no stop here"),
+    ([b"cut", b"\xe6\x97", b"\xa5END"], ("END",), "cut日"),
+])
+def test_stop_strings_are_never_emitted(pieces: list[bytes], stop: tuple[str, ...],
+                                        want: str) -> None:
+    out, stopped = _feed(pieces, stop)
+    assert "".join(out) == want
+    assert stopped == any(s in b"".join(pieces).decode() for s in stop)
+    emitted = ""
+    for piece in out:  # no prefix of the stop string was ever shown before it was ruled out
+        emitted += piece
+        assert not any(s in emitted for s in stop)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _core
 from .chat import render_chat_template
+from .chat_templates import builtin_template
 from .generate import (Prompt, TextStream, check_max_tokens, check_stop, drop_double_bos,
                        prompt_ids, token_loop)
 from .sampling import SamplingParams, sampling_params
@@ -208,16 +209,22 @@ class Model:
                             add_generation_prompt: bool = True,
                             template: str | None = None, **template_vars: Any) -> str:
         """The prompt text the model's chat template renders for ``messages`` (a list of
-        ``{"role": ..., "content": ...}``). ``template`` overrides the model's own;
-        ``template_vars`` are extra template variables (``tools=...``...). See
-        :mod:`xtral.chat`."""
-        tpl = template if template is not None else self.chat_template
+        ``{"role": ..., "content": ...}``). ``template`` overrides the model's own
+        (:attr:`effective_chat_template`); ``template_vars`` are extra template variables
+        (``tools=...``...). See :mod:`xtral.chat`."""
+        tpl = template if template is not None else self.effective_chat_template
         if tpl is None:
-            raise ValueError("this model has no chat template (tokenizer.chat_template); "
-                             "pass template=...")
+            raise ValueError("this model has no chat template (tokenizer.chat_template) and "
+                             "none is built in for its architecture; pass template=...")
         return render_chat_template(tpl, messages, add_generation_prompt=add_generation_prompt,
                                     bos_token=self._token_text(self.bos_id),
                                     eos_token=self._token_text(self.eos_id), **template_vars)
+
+    @property
+    def effective_chat_template(self) -> str | None:
+        """The template :meth:`chat` uses: the file's ``tokenizer.chat_template``, else the
+        publisher's template for the architecture when xtral knows it (Gemma 3), else None."""
+        return self.chat_template or builtin_template(self.info["architecture"])
 
     def chat_tokens(self, messages: Sequence[Mapping[str, Any]],
                     add_generation_prompt: bool = True, template: str | None = None,
