@@ -51,6 +51,7 @@ void xt_sampler_free(xt_sampler *s) {
     if (s == NULL) return;
     free(s->logits);
     free(s->cand);
+    free(s->weights);
     free(s->bias_ids);
     free(s->bias_val);
     free(s->window);
@@ -69,7 +70,8 @@ xt_status xt_sampler_new(int64_t n_vocab, const xt_sampler_params *p, xt_sampler
     s->n_vocab = n_vocab;
     s->logits = malloc((size_t)n_vocab * sizeof *s->logits);
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
-    bool ok = s->logits && s->cand;
+    s->weights = malloc((size_t)n_vocab * sizeof *s->weights);
+    bool ok = s->logits && s->cand && s->weights;
     if (ok && penalties_on(p)) {
         s->window = malloc((size_t)p->penalty_last_n * sizeof *s->window);
         s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
@@ -180,14 +182,22 @@ static void prepare(xt_sampler *s, const float *logits) {
 // Softmax weights exp((logit - max) / T) of the kept candidates, written back over their
 // logits; returns their sum.
 static double weigh(xt_sampler *s, int64_t n, float max) {
-    const double inv_t = 1.0 / (double)s->p.temperature;
+    const float inv_t = 1.0f / s->p.temperature;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        double w = exp(((double)s->cand[i].logit - max) * inv_t);
-        s->cand[i].logit = (float)w;
-        sum += (float)w;
+        float w = xt_sample_exp((s->cand[i].logit - max) * inv_t);
+        s->cand[i].logit = w;
+        sum += w;
     }
     return sum;
+}
+
+// No filter applies: weights of the whole row into s->weights (id order); returns their sum.
+static xt_status weigh_row(xt_sampler *s, double *sum) {
+    float max;
+    XT_TRY(xt_sample_max(s->logits, s->n_vocab, &max));
+    *sum = xt_sample_weights(s->logits, s->n_vocab, max, 1.0f / s->p.temperature, s->weights);
+    return XT_OK;
 }
 
 xt_status xt_sampler_sample(xt_sampler *s, const float *logits, int32_t *out) {
@@ -195,6 +205,19 @@ xt_status xt_sampler_sample(xt_sampler *s, const float *logits, int32_t *out) {
                  "xt_sampler_sample: NULL argument");
     prepare(s, logits);
     if (s->p.temperature == 0) return xt_sample_argmax(s->logits, s->n_vocab, out);
+    if (xt_sample_unfiltered(s)) {
+        double sum;
+        XT_TRY(weigh_row(s, &sum));
+        double target = xt_rng_uniform(s->rng) * sum, cum = 0;
+        int32_t pick = -1;
+        for (int64_t i = 0; i < s->n_vocab; i++) {
+            if (s->weights[i] > 0) pick = (int32_t)i;  // the last drawable, if rounding runs over
+            cum += s->weights[i];
+            if (target < cum) break;
+        }
+        *out = pick;
+        return XT_OK;
+    }
     int64_t n;
     float max = 0;
     XT_TRY(xt_sample_filter(s, &n, &max));
@@ -222,6 +245,12 @@ xt_status xt_sampler_probs(xt_sampler *s, const float *logits, float *probs) {
         XT_TRY(xt_sample_argmax(s->logits, s->n_vocab, &best));
         memset(probs, 0, (size_t)s->n_vocab * sizeof *probs);
         probs[best] = 1.0f;
+        return XT_OK;
+    }
+    if (xt_sample_unfiltered(s)) {
+        double sum;
+        XT_TRY(weigh_row(s, &sum));
+        for (int64_t i = 0; i < s->n_vocab; i++) probs[i] = (float)(s->weights[i] / sum);
         return XT_OK;
     }
     int64_t n;
