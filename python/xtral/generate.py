@@ -175,6 +175,7 @@ class TextStream(Iterator[str]):
         self._max_tokens = max_tokens
         self._stop = stop
         self._stop_tokens = frozenset(model.eog_ids if stop_tokens is None else stop_tokens)
+        self._sampler = Sampler(model.n_vocab, params)  # checks every value now, not lazily
         self._gen = self._run()
 
     def __next__(self) -> str:
@@ -201,7 +202,7 @@ class TextStream(Iterator[str]):
         model = self._model
         text = _Text(self._stop)
         special: dict[int, bool] = {}
-        for tok in token_loop(model, self.prompt_tokens, self.params, self._max_tokens,
+        for tok in token_loop(model, self.prompt_tokens, self._sampler, self._max_tokens,
                               self._stop_tokens, self):
             self.tokens.append(tok)
             if tok not in special:  # control tokens print as nothing (llama.cpp's default)
@@ -217,13 +218,13 @@ class TextStream(Iterator[str]):
             yield rest
 
 
-def token_loop(model: "Model", prompt: list[int], params: SamplingParams,
+def token_loop(model: "Model", prompt: list[int], sampler: Sampler,
                max_tokens: int | None, stop_tokens: frozenset[int],
                stats: Any = None) -> Iterator[int]:
     """Generated token ids (the stop token not included). Prefills the prompt reusing the
     cached prefix, then one C step per token. ``stats`` (a TextStream or None) receives the
     timings, ``n_prompt_run`` and ``finish_reason``."""
-    sampler = Sampler(model.n_vocab, params)
+    params = sampler.params
     if params.penalty_last_n > 0:
         sampler.accept(prompt[-params.penalty_last_n:])
     handle = model._handle

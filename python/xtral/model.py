@@ -18,7 +18,7 @@ from .chat import render_chat_template
 from .chat_templates import builtin_template
 from .generate import (Prompt, TextStream, check_max_tokens, check_stop, drop_double_bos,
                        prompt_ids, token_loop)
-from .sampling import SamplingParams, sampling_params
+from .sampling import Sampler, SamplingParams, sampling_params
 
 __all__ = ["Model"]
 
@@ -201,9 +201,10 @@ class Model:
         p = sampling_params(params, **sampling)
         n_max = check_max_tokens(max_tokens)
         ids = prompt_ids(self, prompt)
+        sampler = Sampler(self.n_vocab, p)
         stops = frozenset(self.eog_ids if stop_tokens is None else
                           (int(t) for t in stop_tokens))
-        return list(token_loop(self, ids, p, n_max, stops))
+        return list(token_loop(self, ids, sampler, n_max, stops))
 
     def apply_chat_template(self, messages: Sequence[Mapping[str, Any]],
                             add_generation_prompt: bool = True,
