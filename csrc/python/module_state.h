@@ -14,6 +14,7 @@ typedef struct {
     PyTypeObject *ModelHandleType;
     PyTypeObject *SafetensorsHandleType;
     PyTypeObject *SamplerHandleType;
+    PyTypeObject *VocabHandleType;
 } xt_module_state;
 
 extern PyModuleDef xt_module_def;
@@ -46,5 +47,6 @@ PyObject *xt_sampler_handle_type_create(PyObject *module);     // py_sampler.c
 // Checks that obj is a SamplerHandle and takes its lock (GIL held); NULL with an exception set.
 xt_sampler *xt_py_sampler_acquire(xt_module_state *st, PyObject *obj);
 void xt_py_sampler_release(PyObject *obj);                       // drops that lock
+PyObject *xt_vocab_handle_type_create(PyObject *module);       // py_vocab.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H
