@@ -16,7 +16,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 import xtral
 from xtral.chat_templates import builtin_template
 
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # the reference peer
+import llama_cpp  # the reference peer
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}],
@@ -127,3 +128,72 @@ def test_template_errors_are_chat_template_errors() -> None:
     with pytest.raises(xtral.ChatTemplateError, match="unsafe|access"):
         xtral.render_chat_template("{{ messages.__class__.__mro__ }}{{ ().__class__.__bases__[0]"
                                    ".__subclasses__() }}", [{"role": "user", "content": "x"}])
+
+
+# ---- through the model ----
+
+@pytest.fixture(scope="module")
+def smol(smollm2_path: Path):
+    with xtral.Model.load(smollm2_path, threads=2, n_ctx=512) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def gemma(gemma_path: Path):
+    with xtral.Model.load(gemma_path, threads=2, n_ctx=512) as m:
+        yield m
+
+
+@pytest.mark.parametrize("name", ["smol", "gemma"])
+def test_model_prompt_and_tokens_match_references(request: pytest.FixtureRequest,
+                                                  name: str) -> None:
+    m = request.getfixturevalue(name)
+    path = Path(m.info["path"])
+    tpl, bos, eos = template_and_specials(path)
+    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    for messages in CONVERSATIONS:
+        text = m.apply_chat_template(messages)
+        assert text == reference_render(tpl, messages, True, bos, eos)
+        # transformers' apply_chat_template(tokenize=True): the rendered text with
+        # special-token text parsed and no extra special tokens (the template has them)
+        want = llm.tokenize(text.encode(), add_bos=False, special=True)
+        if not text.startswith(bos) and m.tokenize("", add_special=True):
+            want = m.tokenize("", add_special=True) + want  # the model's own BOS, once
+        assert m.chat_tokens(messages) == want
+    ids = m.chat_tokens(CONVERSATIONS[0])
+    assert not ids[0] == ids[1] == m.bos_id  # never a doubled BOS
+
+
+def test_chat_reply_streams_and_stops_at_end_of_turn(smol: xtral.Model) -> None:
+    messages = [{"role": "user", "content": "What is 2 + 2?"}]
+    whole = smol.chat(messages, temperature=0, max_tokens=60)
+    stream = smol.chat(messages, temperature=0, max_tokens=60, stream=True)
+    pieces = list(stream)
+    assert "".join(pieces) == whole and "4" in whole
+    assert stream.finish_reason == "stop" and not set(stream.tokens) & smol.eog_ids
+    assert whole == smol.detokenize(stream.tokens, skip_special=True)
+    assert stream.n_prompt_run < len(stream.prompt_tokens)  # the cached prompt was reused
+
+
+def test_gemma_chat(gemma: xtral.Model) -> None:
+    stream = gemma.chat([{"role": "user", "content": "Say hello."}], temperature=0,
+                        max_tokens=24, stream=True)
+    text = stream.text()
+    assert text and text == gemma.detokenize(stream.tokens, skip_special=True)
+    assert stream.prompt_tokens.count(gemma.bos_id) == 1
+
+
+def test_chat_bad_input(smol: xtral.Model) -> None:
+    with pytest.raises(ValueError, match="role"):
+        smol.chat([{"content": "hi"}])
+    with pytest.raises(ValueError, match="content"):
+        smol.chat([{"role": "user"}])
+    with pytest.raises(xtral.ChatTemplateError, match="'missing_var' is undefined"):
+        smol.chat([{"role": "user", "content": "hi"}], template="{{ missing_var }}")
+    with pytest.raises(ValueError, match="temperature"):
+        smol.chat([{"role": "user", "content": "hi"}], temperature=-1)
+    with pytest.raises(TypeError, match="stop"):
+        smol.chat([{"role": "user", "content": "hi"}], stop=[1])
+    long = [{"role": "user", "content": "word " * 600}]
+    with pytest.raises(ValueError, match="context"):
+        smol.chat(long)

@@ -226,6 +226,8 @@ def test_multibyte_characters_are_held_until_complete() -> None:
 def test_invalid_bytes_become_replacement_characters() -> None:
     out, _ = _feed([b"a\xff", b"\xe6\x97", b"b"])
     assert "".join(out) == "a\ufffd\ufffdb"
+    out, _ = _feed([b"ok", b"\xe6\x97"])  # cut by the end of generation: dropped
+    assert "".join(out) == "ok"
 
 
 @pytest.mark.parametrize("pieces, stop, want", [
@@ -245,3 +247,53 @@ def test_stop_strings_are_never_emitted(pieces: list[bytes], stop: tuple[str, ..
     for piece in out:  # no prefix of the stop string was ever shown before it was ruled out
         emitted += piece
         assert not any(s in emitted for s in stop)
+
+
+# ---- text (the model's tokenizer) ----
+
+def test_text_prompt_and_stream_equal_the_whole(smol: xtral.Model) -> None:
+    whole = smol.generate("The capital of France is", max_tokens=24, temperature=0)
+    stream = smol.generate("The capital of France is", max_tokens=24, temperature=0,
+                           stream=True)
+    pieces = list(stream)
+    assert "".join(pieces) == whole
+    assert stream.prompt_tokens == smol.tokenize("The capital of France is", parse_special=True)
+    assert whole == smol.detokenize(stream.tokens, skip_special=True)
+    assert stream.finish_reason == "length" and len(stream.tokens) == 24
+    # ids in, same continuation
+    assert smol.generate(stream.prompt_tokens, max_tokens=24, temperature=0) == whole
+
+
+def test_stream_pieces_are_whole_characters(smol: xtral.Model) -> None:
+    """SmolLM2's byte-level BPE splits CJK characters across tokens: pieces never do."""
+    prompt = "日本語の文章: 東京は日本の首都です。大阪は"
+    stream = smol.generate(prompt, max_tokens=40, temperature=0, stream=True)
+    pieces = list(stream)
+    raw = [smol.token_bytes(t) for t in stream.tokens]
+    split = sum(1 for b in raw if b.decode("utf-8", "replace") != b.decode("utf-8", "ignore"))
+    assert split > 0, "the prompt no longer exercises split characters"
+    assert all("\ufffd" not in p for p in pieces)
+    data = b"".join(raw)
+    whole = next(data[: len(data) - k].decode() for k in range(4)  # a cut last character
+                 if _decodes(data[: len(data) - k]))              # is dropped
+    assert "".join(pieces) == whole
+
+
+def _decodes(b: bytes) -> bool:
+    try:
+        b.decode()
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+@pytest.mark.parametrize("stop", ["\n", ["Paris", "London"], "zzz-never"])
+def test_stop_strings_cut_the_text(smol: xtral.Model, stop: object) -> None:
+    full = smol.generate("The capital of France is", max_tokens=32, temperature=0)
+    got = smol.generate("The capital of France is", max_tokens=32, temperature=0, stop=stop)
+    stops = [stop] if isinstance(stop, str) else stop
+    cut = min([full.find(s) for s in stops if s in full], default=len(full))
+    assert got == full[:cut]
+    streamed = "".join(smol.generate("The capital of France is", max_tokens=32, temperature=0,
+                                     stop=stop, stream=True))
+    assert streamed == got

@@ -98,8 +98,8 @@ def prompt_ids(model: "Model", prompt: Prompt) -> list[int]:
 
 class _Text:
     """Token pieces (bytes) in, text out: bytes of a character split across tokens are held
-    until it is complete (invalid bytes become U+FFFD), and text that could be the start of a
-    stop string is held until it is not."""
+    until it is complete (invalid bytes become U+FFFD; an incomplete character at the very end
+    is dropped), and text that could be the start of a stop string is held until it is not."""
 
     def __init__(self, stop: tuple[str, ...]) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
@@ -112,8 +112,9 @@ class _Text:
         return self._release(final=False)
 
     def finish(self) -> str:
-        if not self.stopped:
-            self._pending += self._utf8.decode(b"", final=True)
+        # Bytes of a character still incomplete here were cut by max_tokens (or the context
+        # end): dropped, rather than shown as U+FFFD.
+        self._utf8.reset()
         return self._release(final=True)
 
     def _release(self, final: bool) -> str:
