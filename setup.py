@@ -70,6 +70,14 @@ C_SOURCES = [
     "csrc/model/load.c",
     "csrc/model/runner.c",
     "csrc/model/model.c",
+    "csrc/text/unicode.c",
+    "csrc/text/vocab_index.c",
+    "csrc/text/vocab_load.c",
+    "csrc/text/special.c",
+    "csrc/text/pretokenize.c",
+    "csrc/text/spm.c",
+    "csrc/text/bpe.c",
+    "csrc/text/tokenize.c",
     "csrc/python/module.c",
     "csrc/python/errors.c",
     "csrc/python/py_gguf.c",
@@ -79,6 +87,7 @@ C_SOURCES = [
     "csrc/python/py_quant.c",
     "csrc/python/py_model.c",
     "csrc/python/py_safetensors.c",
+    "csrc/python/py_vocab.c",
 ]
 HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / CSRC).rglob("*.h"))
 

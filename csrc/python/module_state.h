@@ -13,6 +13,7 @@ typedef struct {
     PyTypeObject *GGUFHandleType;
     PyTypeObject *ModelHandleType;
     PyTypeObject *SafetensorsHandleType;
+    PyTypeObject *VocabHandleType;
 } xt_module_state;
 
 extern PyModuleDef xt_module_def;
@@ -41,5 +42,6 @@ extern PyMethodDef xt_quant_methods[];                           // py_quant.c
 PyObject *xt_model_handle_type_create(PyObject *module);       // py_model.c
 PyObject *xt_safetensors_handle_type_create(PyObject *module); // py_safetensors.c
 extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
+PyObject *xt_vocab_handle_type_create(PyObject *module);       // py_vocab.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H
