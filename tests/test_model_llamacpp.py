@@ -122,3 +122,25 @@ def test_gemma3_dequantized_f32_meets_acceptance(gemma_path: Path,
     finally:
         N_TOKENS = saved
     assert top1 >= 0.99 and mad <= 0.02
+
+
+def test_smollm2_prefill_then_decode_is_bit_identical(smollm2_path: Path) -> None:
+    """llama.cpp evaluates a one-token batch through other kernels than a many-token batch
+    (ggml_vec_dot_f16 instead of tinyBLAS in attention); xtral follows each, so a prefill
+    followed by single-token decode steps reproduces llama.cpp's logits exactly."""
+    llm = llama_cpp.Llama(model_path=str(smollm2_path), n_ctx=512, n_batch=512,
+                          logits_all=True, n_threads=2, verbose=False)
+    tokens = llm.tokenize(TEXT.encode())[:96]
+    n_prompt = 40
+    llm.eval(tokens[:n_prompt])
+    for t in tokens[n_prompt:]:
+        llm.eval([t])
+    ref = np.array(llm.scores[: len(tokens)], dtype=np.float32)
+    llm.close()
+    with xtral.Model.load(smollm2_path, threads=2, n_ctx=512) as m:
+        first = m.forward(tokens[:n_prompt], all_logits=True)
+        steps = np.stack([m.forward([t]) for t in tokens[n_prompt:]])
+    got = np.concatenate([first, steps])
+    diff = np.abs(ref - got).max()
+    print(f"\nSmolLM2 Q4_1, {n_prompt} prompt + {len(steps)} decode steps: max |d logit| {diff}")
+    assert np.array_equal(ref, got), diff
