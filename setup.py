@@ -69,6 +69,13 @@ C_SOURCES = [
     "csrc/model/load.c",
     "csrc/model/runner.c",
     "csrc/model/model.c",
+    "csrc/adapter/adapter.c",
+    "csrc/adapter/lora_load.c",
+    "csrc/adapter/xlora_load.c",
+    "csrc/adapter/attach.c",
+    "csrc/adapter/apply.c",
+    "csrc/adapter/xlora_classifier.c",
+    "csrc/adapter/xlora.c",
     "csrc/python/module.c",
     "csrc/python/errors.c",
     "csrc/python/py_gguf.c",
@@ -77,6 +84,7 @@ C_SOURCES = [
     "csrc/python/py_log.c",
     "csrc/python/py_quant.c",
     "csrc/python/py_model.c",
+    "csrc/python/py_adapter.c",
     "csrc/python/py_safetensors.c",
 ]
 HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / CSRC).rglob("*.h"))
