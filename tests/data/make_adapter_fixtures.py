@@ -101,7 +101,7 @@ def _randomize_lora(model: Any, name: str, seed: int) -> None:
     with torch.no_grad():
         for pname, p in model.named_parameters():
             if f".{name}." in pname and ("lora_A" in pname or "lora_B" in pname):
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+                p.copy_(0.15 * torch.randn(p.shape, generator=g))
 
 
 def _logits(model: Any, ids: np.ndarray) -> np.ndarray:
@@ -179,7 +179,7 @@ def make_xlora(arch: str, d: Path, name: str, kw: dict[str, Any], seed: int,
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in clf.parameters():
-            p.copy_(0.6 * torch.randn(p.shape, generator=g))
+            p.copy_(0.5 * torch.randn(p.shape, generator=g))
     seq = list(int(t) for t in prompt)
     steps = []
     for _ in range(N_GEN + 1):
