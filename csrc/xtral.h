@@ -372,6 +372,11 @@ xt_status xt_vocab_detokenize(xt_vocab *v, const int32_t *ids, int64_t n, bool r
 // 16, byte 32, unknown 1, unused 2). Borrowed.
 xt_status xt_vocab_token_text(const xt_vocab *v, int32_t id, const char **text, size_t *len,
                               uint32_t *attr);
+// Unicode properties of a code point as the pre-tokenizers see them: one general-category bit
+// (undefined/unassigned 1, number 2, letter 4, separator 8, mark 16, punctuation 32, symbol 64,
+// control 128) plus 256 for White_Space. xt_unicode_version() names the tables' version.
+uint32_t xt_unicode_flags(uint32_t cpt);
+const char *xt_unicode_version(void);
 // tokenizer.chat_template, or *text = NULL when absent. Borrowed.
 xt_status xt_vocab_chat_template(const xt_vocab *v, const char **text, size_t *len);
 

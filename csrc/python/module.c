@@ -119,6 +119,7 @@ static int module_exec(PyObject *m) {
     st->VocabHandleType = (PyTypeObject *)xt_vocab_handle_type_create(m);
     if (st->VocabHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->VocabHandleType) < 0) return -1;
+    if (PyModule_AddFunctions(m, xt_vocab_methods) < 0) return -1;
     xt_py_log_install();
     return 0;
 }

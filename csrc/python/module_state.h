@@ -43,5 +43,6 @@ PyObject *xt_model_handle_type_create(PyObject *module);       // py_model.c
 PyObject *xt_safetensors_handle_type_create(PyObject *module); // py_safetensors.c
 extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
 PyObject *xt_vocab_handle_type_create(PyObject *module);       // py_vocab.c
+extern PyMethodDef xt_vocab_methods[];                           // py_vocab.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H
