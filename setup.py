@@ -57,6 +57,7 @@ C_SOURCES = [
     "csrc/ops/norm.c",
     "csrc/ops/rope.c",
     "csrc/ops/act.c",
+    "csrc/ops/vexp.c",
     "csrc/ops/attention.c",
     "csrc/backend/backend_cpu.c",
     "csrc/model/arch_registry.c",
