@@ -57,6 +57,7 @@ C_SOURCES = [
     "csrc/ops/norm.c",
     "csrc/ops/rope.c",
     "csrc/ops/act.c",
+    "csrc/ops/vexp.c",
     "csrc/ops/attention.c",
     "csrc/backend/backend_cpu.c",
     "csrc/model/arch_registry.c",
@@ -76,6 +77,14 @@ C_SOURCES = [
     "csrc/adapter/apply.c",
     "csrc/adapter/xlora_classifier.c",
     "csrc/adapter/xlora.c",
+    "csrc/text/unicode.c",
+    "csrc/text/vocab_index.c",
+    "csrc/text/vocab_load.c",
+    "csrc/text/special.c",
+    "csrc/text/pretokenize.c",
+    "csrc/text/spm.c",
+    "csrc/text/bpe.c",
+    "csrc/text/tokenize.c",
     "csrc/python/module.c",
     "csrc/python/errors.c",
     "csrc/python/py_gguf.c",
@@ -86,6 +95,7 @@ C_SOURCES = [
     "csrc/python/py_model.c",
     "csrc/python/py_adapter.c",
     "csrc/python/py_safetensors.c",
+    "csrc/python/py_vocab.c",
 ]
 HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / CSRC).rglob("*.h"))
 

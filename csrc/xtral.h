@@ -377,6 +377,61 @@ xt_status xt_model_xlora_scalings(const xt_model *m, int64_t from, int64_t to, f
 // Scaling passes run since the X-LoRA adapter was attached (one per forward call that needed
 // one), and the non-granular counter (decode steps counted so far in this sequence).
 void xt_model_xlora_counters(const xt_model *m, int64_t *scaling_passes, int64_t *ng_counter);
+// ---- tokenizers ----
+// A vocabulary from GGUF tokenizer metadata (tokenizer.ggml.*): SentencePiece-style ("llama":
+// LLaMA, Gemma) or byte-level BPE ("gpt2", with the pre-tokenizer named by tokenizer.ggml.pre).
+// Token ids equal llama.cpp's for any input bytes. A vocab keeps scratch buffers that every
+// call reuses: calls on one vocab must be serialized (token_piece, info and is_eog excepted).
+typedef struct xt_vocab xt_vocab;
+
+// Loads the vocabulary of a GGUF file (metadata only; the file stays mapped). Caller frees.
+// XT_ERR_BAD_FILE naming the key when the file has no tokenizer; XT_ERR_UNSUPPORTED for other
+// tokenizer types and pre-tokenizers.
+xt_status xt_vocab_load(const char *path, xt_vocab **out);
+// Same from an open GGUF handle, which is borrowed and must outlive the vocab.
+xt_status xt_vocab_load_gguf(const xt_gguf *g, xt_vocab **out);
+void xt_vocab_free(xt_vocab *v);  // accepts NULL
+
+typedef struct {
+    const char *type;         // tokenizer.ggml.model ("llama", "gpt2"); borrowed
+    const char *pre;          // tokenizer.ggml.pre ("" for SentencePiece); borrowed
+    int64_t n_tokens, n_merges, n_special;
+    int32_t bos, eos, eot, eom, unk, sep, pad;  // -1 when the vocabulary has none
+    bool add_bos, add_eos;    // what add_special adds
+    bool add_space_prefix;
+    const int32_t *eog;       // (n_eog) end-of-generation ids, ascending; borrowed
+    int64_t n_eog;
+} xt_vocab_info;
+
+void xt_vocab_get_info(const xt_vocab *v, xt_vocab_info *out);
+bool xt_vocab_is_eog(const xt_vocab *v, int32_t id);
+// text[0..len) (any bytes; invalid UTF-8 is handled as llama.cpp does) -> token ids.
+// add_special: BOS/EOS as tokenizer.ggml.add_bos_token / add_eos_token say. parse_special: the
+// text of control tokens ("<|im_start|>") becomes the token (user-defined tokens always do).
+// *tokens is borrowed: valid until the next call on v.
+xt_status xt_vocab_tokenize(xt_vocab *v, const char *text, size_t len, bool add_special,
+                            bool parse_special, const int32_t **tokens, int64_t *n_tokens);
+// The bytes a token stands for (SentencePiece "▁" as a space, byte-level BPE decoded, <0xXX>
+// as its byte). Control and unknown tokens give their text when `special`, else nothing.
+// *piece is borrowed from v (valid while v lives).
+xt_status xt_vocab_token_piece(const xt_vocab *v, int32_t id, bool special, const char **piece,
+                               size_t *len);
+// ids -> text as llama_detokenize: remove_special drops a leading BOS / trailing EOS that
+// add_special would add; unparse_special renders control tokens. *text is borrowed: valid until
+// the next call on v. XT_ERR_INVALID_ARG for an id out of range.
+xt_status xt_vocab_detokenize(xt_vocab *v, const int32_t *ids, int64_t n, bool remove_special,
+                              bool unparse_special, const char **text, size_t *len);
+// The stored text of a token and its attributes (bit set of normal 4, control 8, user-defined
+// 16, byte 32, unknown 1, unused 2). Borrowed.
+xt_status xt_vocab_token_text(const xt_vocab *v, int32_t id, const char **text, size_t *len,
+                              uint32_t *attr);
+// Unicode properties of a code point as the pre-tokenizers see them: one general-category bit
+// (undefined/unassigned 1, number 2, letter 4, separator 8, mark 16, punctuation 32, symbol 64,
+// control 128) plus 256 for White_Space. xt_unicode_version() names the tables' version.
+uint32_t xt_unicode_flags(uint32_t cpt);
+const char *xt_unicode_version(void);
+// tokenizer.chat_template, or *text = NULL when absent. Borrowed.
+xt_status xt_vocab_chat_template(const xt_vocab *v, const char **text, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -6,11 +6,7 @@
 #include "ops/ops.h"
 #include "quant/fp16.h"
 
-// ---- swiglu ----
-
-void xt_swiglu_f32(float *y, const float *g, const float *u, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-}
+// SwiGLU lives in vexp.c (it shares the exp polynomial with softmax).
 
 // ---- geglu ----
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _core
 from .adapters import Adapter
+from .tokenizer import GGUFTokenizer, HFTokenizer, Text, open_tokenizer
 
 __all__ = ["Model"]
 
@@ -60,17 +61,18 @@ class _ActiveSet:
 
 
 class Model:
-    """A loaded model: tokens in, logits out.
+    """A loaded model: text to tokens, tokens to logits, tokens back to text.
 
     Use :meth:`load`; close with :meth:`close` or a ``with`` block.
     """
 
-    __slots__ = ("_h", "_path", "_info")
+    __slots__ = ("_h", "_path", "_info", "_tok")
 
     def __init__(self, handle: Any, path: str) -> None:
         self._h = handle
         self._path = path
         self._info: dict[str, Any] | None = None
+        self._tok: GGUFTokenizer | HFTokenizer | None = None
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
@@ -251,6 +253,68 @@ class Model:
                                     ("weight_bytes", "kv_bytes", "scratch_bytes")}
         return dict(self._info)
 
+    # ---- text ----
+
+    @property
+    def tokenizer(self) -> GGUFTokenizer | HFTokenizer:
+        """The model's tokenizer (GGUF metadata, or the folder's tokenizer.json), loaded on
+        first use. Raises :class:`GGUFError` naming what is missing when the model has none."""
+        self._handle  # raises once closed
+        if self._tok is None:
+            self._tok = open_tokenizer(self._path)
+        return self._tok
+
+    def tokenize(self, text: Text, add_special: bool = True,
+                 parse_special: bool = False) -> list[int]:
+        """Token ids of ``text`` (``str``, or ``bytes`` taken as UTF-8; invalid bytes are
+        handled as llama.cpp handles them).
+
+        Args:
+            add_special: add BOS/EOS as the model's metadata says (``add_bos_token``,
+                ``add_eos_token``), like llama.cpp's ``add_special``.
+            parse_special: turn the text of control tokens (``"<|im_start|>"``) into those
+                tokens, like llama-cpp-python's ``special=True``. User-defined tokens are always
+                recognized.
+        """
+        return self.tokenizer.tokenize(text, add_special, parse_special)
+
+    def detokenize(self, ids: Union[Sequence[int], np.ndarray], skip_special: bool = False) -> str:
+        """Text of token ids (invalid UTF-8 becomes U+FFFD). Control tokens are written as
+        their text unless ``skip_special``."""
+        return self.tokenizer.detokenize(ids, skip_special)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token's piece (may be part of a UTF-8 character: join pieces
+        before decoding when streaming)."""
+        return self.tokenizer.token_bytes(token_id)
+
+    @property
+    def bos_id(self) -> int | None:
+        """Beginning-of-sequence token id, or None."""
+        return self.tokenizer.bos_id
+
+    @property
+    def eos_id(self) -> int | None:
+        """End-of-sequence token id, or None."""
+        return self.tokenizer.eos_id
+
+    @property
+    def eog_ids(self) -> frozenset[int]:
+        """Ids that end generation (eos, eot, ``<|im_end|>``, ``<end_of_turn>``... as llama.cpp
+        marks them)."""
+        return self.tokenizer.eog_ids
+
+    @property
+    def vocab_size(self) -> int:
+        """Tokens in the tokenizer's vocabulary."""
+        return self.tokenizer.vocab_size
+
+    @property
+    def chat_template(self) -> str | None:
+        """The Jinja chat template (GGUF ``tokenizer.chat_template`` or tokenizer_config.json),
+        or None."""
+        return self.tokenizer.chat_template
+
     # ---- lifecycle ----
 
     @property
@@ -264,8 +328,10 @@ class Model:
         return self._h.closed
 
     def close(self) -> None:
-        """Free the weights mapping, the KV cache and the threads (idempotent)."""
+        """Free the weights mapping, the KV cache, the threads and the tokenizer (idempotent)."""
         self._h.close()
+        if self._tok is not None:
+            self._tok.close()
 
     def __enter__(self) -> "Model":
         return self

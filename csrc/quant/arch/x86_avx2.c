@@ -7,6 +7,8 @@
 // terms with rounding error each below ~n_blocks * 2^-24 * sum|terms| (in practice a few
 // 2^-24 * sum|w_i a_i|), which is what tests/test_quant_simd.py checks (1e-6 * sum|w_i a_i|).
 // The activation quantizers are byte-identical to the scalar ones (same float operations).
+#include <math.h>
+
 #include "quant/arch/x86_common.h"
 #include "quant/quant.h"
 
@@ -72,30 +74,23 @@ XT_TARGET_AVX2 static float dot_q4_0(int64_t n, const void *restrict w, const vo
     return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
+// Q8_0 and Q4_1 follow ggml's x86 kernels operation for operation (one 8-lane FMA chain over
+// the blocks in order, the same horizontal sum, Q4_1's min terms as a scalar FMA chain added
+// last): their results are bit-identical to llama.cpp's on the same inputs, which keeps the
+// logits of small quantized models comparable (they amplify last-bit differences).
 XT_TARGET_AVX2 static float dot_q8_0(int64_t n, const void *restrict w, const void *restrict a) {
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 1 < nb; i += 2) {
-        xt_x86_prefetch2(x + i);
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
-        __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256i s1 = xt_x86_dot_ss(x1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        float d1 = xt_x86_h2f(x[i + 1].d) * xt_x86_h2f(y[i + 1].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(blk_scale(d1), _mm256_cvtepi32_ps(s1), acc1);
-    }
-    for (; i < nb; i++) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        XT_X86_PREFETCH1(x + i);
         __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
         __m256i s0 = xt_x86_dot_ss(x0, _mm256_loadu_si256((const __m256i *)y[i].qs));
         float d0 = xt_x86_h2f(x[i].d) * xt_x86_h2f(y[i].d);
-        acc0 = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc0);
+        acc = _mm256_fmadd_ps(blk_scale(d0), _mm256_cvtepi32_ps(s0), acc);
     }
-    return xt_x86_hsum_ps(_mm256_add_ps(acc0, acc1));
+    return xt_x86_hsum_ps(acc);
 }
 
 XT_TARGET_AVX2 static float dot_iq4_nl(int64_t n, const void *restrict w, const void *restrict a) {
@@ -130,26 +125,15 @@ XT_TARGET_AVX2 static float dot_q4_1(int64_t n, const void *restrict w, const vo
     const block_q8_1 *y = a;
     const int64_t nb = n / QK4_1;
     __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    int64_t i = 0;
-#define BLK(k) xt_x86_dot_us(xt_x86_nibbles32(x[k].qs), _mm256_loadu_si256((const __m256i *)y[k].qs))
-    for (; i + 3 < nb; i += 4) {
-        xt_x86_prefetch2(x + i);
-        __m256i s = xt_x86_reduce4(BLK(i), BLK(i + 1), BLK(i + 2), BLK(i + 3));
-        acc = _mm256_fmadd_ps(HH4(i), _mm256_cvtepi32_ps(s), acc);
-        __m128 mx = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)xt_x86_gather_h4(&x[i].m, sizeof *x)));
-        __m128 sy = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)xt_x86_gather_h4(&y[i].s, sizeof *y)));
-        accm = _mm_fmadd_ps(mx, sy, accm);
-    }
     float mins = 0.0f;
-    for (; i < nb; i++) {
-        acc = _mm256_fmadd_ps(blk_scale(HH1(i)), _mm256_cvtepi32_ps(BLK(i)), acc);
-        mins += xt_x86_h2f(x[i].m) * xt_x86_h2f(y[i].s);
+    for (int64_t i = 0; i < nb; i++) {
+        XT_X86_PREFETCH1(x + i);
+        mins = fmaf(xt_x86_h2f(x[i].m), xt_x86_h2f(y[i].s), mins);
+        __m256i s = xt_x86_dot_us(xt_x86_nibbles32(x[i].qs),
+                                  _mm256_loadu_si256((const __m256i *)y[i].qs));
+        acc = _mm256_fmadd_ps(blk_scale(HH1(i)), _mm256_cvtepi32_ps(s), acc);
     }
-#undef BLK
-    accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-    accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
-    return xt_x86_hsum_ps(acc) + _mm_cvtss_f32(accm) + mins;
+    return xt_x86_hsum_ps(acc) + mins;
 }
 #undef HH4
 #undef HH1
