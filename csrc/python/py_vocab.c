@@ -388,6 +388,40 @@ static PyType_Spec vocab_spec = {
     .slots = vocab_slots,
 };
 
+static PyObject *xt_unicode_version_py(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyUnicode_FromString(xt_unicode_version());
+}
+
+// _unicode_flags(start, stop) -> bytes: xt_unicode_flags of each code point, uint16 LE.
+static PyObject *py_unicode_flags(PyObject *module, PyObject *args) {
+    (void)module;
+    unsigned int start, stop;
+    if (!PyArg_ParseTuple(args, "II:_unicode_flags", &start, &stop)) return NULL;
+    if (stop < start || stop > 0x110000) {
+        PyErr_SetString(PyExc_ValueError, "need 0 <= start <= stop <= 0x110000");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(stop - start) * 2);  // new
+    if (out == NULL) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(out);
+    for (unsigned int c = start; c < stop; c++, p += 2) {
+        uint32_t f = xt_unicode_flags(c);
+        p[0] = (unsigned char)(f & 0xFF);
+        p[1] = (unsigned char)(f >> 8);
+    }
+    return out;
+}
+
+PyMethodDef xt_vocab_methods[] = {
+    {"_unicode_flags", py_unicode_flags, METH_VARARGS,
+     "_unicode_flags(start, stop) -> bytes (uint16 LE per code point)."},
+    {"unicode_version", (PyCFunction)(void (*)(void))xt_unicode_version_py, METH_NOARGS,
+     "Unicode version of the tokenizer tables."},
+    {NULL, NULL, 0, NULL},
+};
+
 PyObject *xt_vocab_handle_type_create(PyObject *module) {
     return PyType_FromModuleAndSpec(module, &vocab_spec, NULL);
 }

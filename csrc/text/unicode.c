@@ -2,6 +2,8 @@
 // (llama.cpp's rules) and the GPT-2 byte-level alphabet.
 #include "text/unicode.h"
 
+#include "xtral.h"
+
 #include "text/unicode_tables.h"
 
 // ---- properties ----
@@ -23,6 +25,9 @@ uint32_t xt_cpt_tolower(uint32_t cpt) {
 }
 
 const char *xt_ucd_version(void) { return XT_UCD_VERSION; }
+
+uint32_t xt_unicode_flags(uint32_t cpt) { return xt_cpt_flags(cpt); }
+const char *xt_unicode_version(void) { return XT_UCD_VERSION; }
 
 // ---- UTF-8 ----
 

@@ -23,6 +23,7 @@ from .gguf import (
 )
 from .chat import ChatTemplateError, render_chat_template
 from .generate import TextStream
+from .adapters import Adapter
 from .model import Model
 from .models import default_model_path
 from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
@@ -40,6 +41,7 @@ logging.getLogger("xtral").addHandler(logging.NullHandler())
 
 __all__ = [
     "ChatTemplateError",
+    "Adapter",
     "FormatError",
     "GGUFError",
     "GGUFFile",
