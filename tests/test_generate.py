@@ -2,7 +2,7 @@
 across runs and thread counts, the cache policy, Ctrl-C, and bad arguments.
 
 Greedy reference: llama.cpp runs the same prompt tokens (tokenized by llama.cpp) and picks the
-argmax of its own logits at each of 64 steps. A divergence is accepted only where llama.cpp's
+argmax of its own logits at each of 64 one-token steps. A divergence is accepted only where llama.cpp's
 top-2 logit gap is under 1e-3 (a near-tie); every divergence is printed with its figures."""
 from __future__ import annotations
 
@@ -27,16 +27,9 @@ N_GEN = 64
 TIE = 1e-3
 
 
-def llama_greedy(llm: llama_cpp.Llama, ids: list[int], n: int,
-                 one_token_steps: bool = False) -> tuple[list[int], list[float]]:
-    """llama.cpp's greedy continuation and its top-2 logit gap at each step.
-
-    llama.cpp computes a one-token batch with kernels of its own, whose logits differ from
-    those of any batch of two or more tokens (up to ~1 on SmolLM2's logits), while all batch
-    sizes >= 2 agree with each other and with its prompt pass. By default each step here runs
-    the previous token again with the new one (a two-token batch after dropping one cached
-    position), so every step's logits are those of llama.cpp's prompt pass;
-    ``one_token_steps`` uses llama-cpp-python's plain one-token eval instead."""
+def llama_greedy(llm: llama_cpp.Llama, ids: list[int], n: int) -> tuple[list[int], list[float]]:
+    """llama.cpp's greedy continuation (prompt in one batch, then one token per step, as
+    llama-cpp-python generates) and its top-2 logit gap at each step."""
     llm.reset()
     llm.eval(ids)
     out, gaps = [], []
@@ -46,17 +39,26 @@ def llama_greedy(llm: llama_cpp.Llama, ids: list[int], n: int,
         tok = int(np.argmax(logits))
         out.append(tok)
         gaps.append(float(top2[1] - top2[0]))
-        if one_token_steps:
-            llm.eval([tok])
-        else:
-            prev = llm.input_ids[llm.n_tokens - 1]
-            llm.n_tokens -= 1  # eval() drops the cache from n_tokens on
-            llm.eval([int(prev), tok])
+        llm.eval([tok])
     return out, gaps
 
 
-def compare_greedy(path: Path, label: str, one_token_steps: bool = False,
-                   **load: object) -> list[str]:
+@pytest.fixture
+def avx2_arithmetic() -> Iterator[None]:
+    """xtral reproduces llama.cpp's x86 AVX2 arithmetic: pin xtral's kernels to that level and
+    require a llama.cpp build of the same level (as tests/test_model_llamacpp.py does)."""
+    from xtral import _core
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AVX2 = 1" in info and "AVX512 = 1" not in info, (
+        "the reference must be llama.cpp's AVX2 x86 build (see .ci/run); got: " + info)
+    before = _core.simd_level()
+    _core.set_simd("avx2")
+    yield
+    _core.set_simd(before)
+
+
+def compare_greedy(path: Path, label: str, **load: object) -> list[str]:
     """Runs the five prompts; returns a line per divergence at a non-tie (empty: all agree)."""
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_batch=256, n_threads=2,
                           verbose=False)
@@ -64,7 +66,7 @@ def compare_greedy(path: Path, label: str, one_token_steps: bool = False,
     with xtral.Model.load(path, threads=2, n_ctx=256, **load) as m:
         for prompt in PROMPTS:
             ids = llm.tokenize(prompt.encode(), add_bos=True, special=False)
-            ref, gaps = llama_greedy(llm, ids, N_GEN, one_token_steps)
+            ref, gaps = llama_greedy(llm, ids, N_GEN)
             got = m.generate_tokens(ids, N_GEN, temperature=0, stop_tokens=())
             assert len(got) == N_GEN
             i = next((k for k in range(N_GEN) if got[k] != ref[k]), None)
@@ -85,25 +87,13 @@ def compare_greedy(path: Path, label: str, one_token_steps: bool = False,
     return failures
 
 
-def test_greedy_smollm2_equals_llama_cpp(smollm2_path: Path) -> None:
+def test_greedy_smollm2_equals_llama_cpp(smollm2_path: Path, avx2_arithmetic: None) -> None:
     assert compare_greedy(smollm2_path, "SmolLM2 Q4_1") == []
 
 
-@pytest.mark.slow  # ~5 min on 2 cores: llama.cpp re-runs a 262k-logit step per token
-@pytest.mark.xfail(strict=True, reason="Gemma 3 Q4_K_M logits still differ from llama.cpp's: "
-                   "greedy diverges at non-ties on 3 of 5 prompts")
-def test_greedy_gemma3_equals_llama_cpp(gemma_path: Path) -> None:
+def test_greedy_gemma3_equals_llama_cpp(gemma_path: Path, avx2_arithmetic: None) -> None:
     # GELU through ggml's fp16 table, as llama.cpp computes it
     assert compare_greedy(gemma_path, "Gemma-3 Q4_K_M", gelu="ggml") == []
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="llama.cpp's one-token kernels compute other logits "
-                   "than its prompt pass (which xtral reproduces)")
-def test_greedy_smollm2_vs_llama_cpp_one_token_steps(smollm2_path: Path) -> None:
-    """Shows the figures of llama-cpp-python's plain one-token loop (-s)."""
-    assert compare_greedy(smollm2_path, "SmolLM2 Q4_1, one-token steps",
-                          one_token_steps=True) == []
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +104,16 @@ def smollm2_f32(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.mark.slow
-def test_greedy_smollm2_dequantized_f32_equals_llama_cpp(smollm2_f32: Path) -> None:
+def test_greedy_smollm2_dequantized_f32_equals_llama_cpp(smollm2_f32: Path,
+                                                         avx2_arithmetic: None) -> None:
     """The same weights without 8-bit activation rounding on either side."""
     assert compare_greedy(smollm2_f32, "SmolLM2 F32") == []
 
 
 @pytest.mark.slow
 def test_greedy_gemma3_dequantized_f32_equals_llama_cpp(
-        gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+        gemma_path: Path, tmp_path_factory: pytest.TempPathFactory,
+        avx2_arithmetic: None) -> None:
     out = tmp_path_factory.mktemp("gf32") / "gemma3-f32.gguf"
     xtral.quantize_gguf(gemma_path, out, "F32", progress=False)
     assert compare_greedy(out, "Gemma-3 F32", gelu="ggml") == []
@@ -314,3 +306,21 @@ def test_stop_strings_cut_the_text(smol: xtral.Model, stop: object) -> None:
     streamed = "".join(smol.generate("The capital of France is", max_tokens=32, temperature=0,
                                      stop=stop, stream=True))
     assert streamed == got
+
+
+def test_cache_is_not_reused_across_adapter_changes() -> None:
+    data = Path(__file__).parent / "data"
+    tokens = [int(t) for t in np.load(data / "models" / "llama" / "tokens.npy")[0][:12]]
+    kw = dict(temperature=0, stop_tokens=())
+    with xtral.Model.load(data / "models" / "llama" / "hf", threads=2, kv_type="f32",
+                          n_ctx=64) as m:
+        base = m.generate_tokens(tokens, 8, **kw)
+        m.add_adapter(xtral.Adapter.load(data / "adapters" / "llama" / "lora_a"))
+        m.set_adapters(["lora_a"])
+        with_lora = m.generate_tokens(tokens, 8, **kw)  # the cached rows are the base model's
+        m.reset()
+        assert m.generate_tokens(tokens, 8, **kw) == with_lora
+        m.set_adapters([])
+        assert m.generate_tokens(tokens, 8, **kw) == base
+        m.forward(tokens[:4], adapters=["lora_a"])  # rows run under another set by hand
+        assert m.generate_tokens(tokens, 8, **kw) == base

@@ -8,8 +8,9 @@ usable.
 
 Cache policy: a generation starts from the prompt, not from whatever the model holds. The
 tokens already cached are reused as far as they agree with the new prompt (the common prefix;
-at least the last prompt token is always run again), and the rest of the cache is dropped. A
-chat that re-sends its whole history therefore only runs each new turn.
+at least the last two prompt tokens are always run again, as one batch, so the result never
+depends on what was cached), and the rest of the cache is dropped. A chat that re-sends its
+whole history therefore only runs each new turn.
 """
 from __future__ import annotations
 
@@ -234,9 +235,12 @@ def token_loop(model: "Model", prompt: list[int], sampler: Sampler,
     if stats is not None:
         stats.n_prompt_run = len(feed)
     n_batch = model.info["n_batch"]
-    while len(feed) > n_batch:  # whole chunks first, so Ctrl-C can land between them
-        model.forward(feed[:n_batch])
-        feed = feed[n_batch:]
+    while len(feed) > n_batch:  # chunks first, so Ctrl-C can land between them
+        # the last chunk keeps >= 2 tokens: its numbers then never depend on where the
+        # cached prefix ended (a one-token call takes the one-token kernels)
+        take = n_batch if len(feed) - n_batch >= 2 else n_batch - 1
+        model.forward(feed[:take])
+        feed = feed[take:]
     tok = handle.generate_step(sampler._h, np.asarray(feed, dtype=np.int32))
     model._cache_append(feed)
     t1 = time.perf_counter()

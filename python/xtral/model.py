@@ -340,8 +340,8 @@ class Model:
         self._cache.extend(ids)
 
     def _prepare_cache(self, prompt: list[int]) -> list[int]:
-        """Keeps the cached prefix the prompt shares (at most len(prompt) - 1 tokens, so the
-        last prompt token runs and gives logits) and returns the tokens still to run. Nothing
+        """Keeps the cached prefix the prompt shares (at most len(prompt) - 2 tokens) and returns
+        the tokens still to run. Nothing
         is reused across a change of adapters, nor with an X-LoRA adapter attached (its
         per-sequence state does not rewind)."""
         handle = self._handle
@@ -350,7 +350,9 @@ class Model:
         key = self._adapter_key()
         reusable = key == self._cache_key and not any(xl for _, _, _, xl in key)
         if reusable and len(self._cache) == n_past:  # else stale (an interrupted step)
-            limit = min(n_past, len(prompt) - 1)
+            # Two tokens at least run again: a one-token call takes other kernels (llama.cpp's
+            # one-token arithmetic) than a batch, so the logits would depend on the cache.
+            limit = min(n_past, len(prompt) - 2)
             while keep < limit and self._cache[keep] == prompt[keep]:
                 keep += 1
         handle.truncate(keep)
