@@ -54,8 +54,39 @@ typedef struct {
     size_t w_row_bytes;
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
+    xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
     int64_t rows_per_task;
 } task_ctx;
+
+// Cache blocking inside a task: weight rows in groups of about ROW_BLOCK_BYTES (they stay in
+// L2 while every token block passes over them), tokens in blocks of TOK_BLOCK; the tile
+// kernel then walks a few tokens at a time (kept in L1) against the group's rows.
+enum { ROW_BLOCK_BYTES = 96 * 1024, TOK_BLOCK = 64 };
+
+// The tile of dot products through vec_dot, for types without a gemm kernel.
+static void gemm_by_rows(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
+                         int64_t nc, float *y) {
+    const xt_matmul_args *a = t->a;
+    for (int64_t c = 0; c < nc; c++) {
+        for (int64_t r = 0; r < nr; r++) {
+            y[c * a->n_out + r] = t->vec_dot(a->n_in, w + (size_t)r * t->w_row_bytes,
+                                             act + (size_t)c * t->act_row_bytes);
+        }
+    }
+}
+
+static void fp8_rows(const task_ctx *t, int64_t r0, int64_t r1) {
+    const xt_matmul_args *a = t->a;
+    int64_t gc = xt_fp8_grid(a->n_in);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wrow = (const uint8_t *)a->w + (size_t)r * t->w_row_bytes;
+        for (int64_t k = 0; k < a->n_tok; k++) {
+            a->y[k * a->n_out + r] =
+                xt_fp8_vec_dot_row(wrow, a->w_scales + (r / XT_FP8_BLOCK) * gc, a->n_in,
+                                   a->type == XT_DTYPE_FP8_E5M2, a->x + k * a->n_in);
+        }
+    }
+}
 
 static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
     (void)n_tasks;
@@ -63,21 +94,24 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
     const xt_matmul_args *a = t->a;
     int64_t r0 = task * t->rows_per_task;
     int64_t r1 = r0 + t->rows_per_task < a->n_out ? r0 + t->rows_per_task : a->n_out;
-    const uint8_t *w = a->w;
-    const uint8_t *act = t->act;
-    bool fp8 = t->vec_dot == NULL;
-    int64_t gc = xt_fp8_grid(a->n_in);
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wrow = w + (size_t)r * t->w_row_bytes;
-        for (int64_t k = 0; k < a->n_tok; k++) {
-            float s;
-            if (fp8) {
-                s = xt_fp8_vec_dot_row(wrow, a->w_scales + (r / XT_FP8_BLOCK) * gc, a->n_in,
-                                       a->type == XT_DTYPE_FP8_E5M2, a->x + k * a->n_in);
+    if (t->vec_dot == NULL) {
+        fp8_rows(t, r0, r1);
+        return;
+    }
+    int64_t rb = (int64_t)(ROW_BLOCK_BYTES / t->w_row_bytes);
+    rb = rb < 8 ? 8 : rb & ~(int64_t)7;
+    for (int64_t rr = r0; rr < r1; rr += rb) {
+        int64_t nr = r1 - rr < rb ? r1 - rr : rb;
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)rr * t->w_row_bytes;
+        for (int64_t tt = 0; tt < a->n_tok; tt += TOK_BLOCK) {
+            int64_t nc = a->n_tok - tt < TOK_BLOCK ? a->n_tok - tt : TOK_BLOCK;
+            const uint8_t *act = (const uint8_t *)t->act + (size_t)tt * t->act_row_bytes;
+            float *y = a->y + tt * a->n_out + rr;
+            if (t->gemm && nc > 1) {
+                t->gemm(a->n_in, w, t->w_row_bytes, nr, act, t->act_row_bytes, nc, y, a->n_out);
             } else {
-                s = t->vec_dot(a->n_in, wrow, act + (size_t)k * t->act_row_bytes);
+                gemm_by_rows(t, w, nr, act, nc, y);
             }
-            a->y[k * a->n_out + r] = s;
         }
     }
 }
@@ -121,7 +155,8 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
     if (a->n_out == 0 || a->n_tok == 0) return XT_OK;
 
     const xt_quant_kernels *k = xt_quant_kernels_get();
-    task_ctx t = {.a = a, .w_row_bytes = w_row, .vec_dot = fp8 ? NULL : k->vec_dot[a->type]};
+    task_ctx t = {.a = a, .w_row_bytes = w_row, .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
+                  .gemm = fp8 ? NULL : k->gemm[a->type]};
     xt_dtype at = qt->vec_dot_type;
     if (fp8 || at == XT_DTYPE_F32) {
         t.act = a->x;
@@ -144,6 +179,7 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
     int64_t want = n_threads * TASKS_PER_THREAD;
     t.rows_per_task = (a->n_out + want - 1) / want;
     if (t.rows_per_task < MIN_ROWS_PER_TASK) t.rows_per_task = MIN_ROWS_PER_TASK;
+    t.rows_per_task = (t.rows_per_task + 7) & ~(int64_t)7;  // whole tiles of the gemm kernels
     int64_t n_tasks = (a->n_out + t.rows_per_task - 1) / t.rows_per_task;
     return run(ctx, matmul_task, &t, n_tasks);
 }
