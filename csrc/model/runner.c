@@ -32,9 +32,9 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
         q = m->qkv;
         k = q + nt * m->q_dim;
         v = k + nt * m->k_dim;
-        XT_TRY(op->matmul(be, &L->wq, m->xn, nt, q));
-        XT_TRY(op->matmul(be, &L->wk, m->xn, nt, k));
-        XT_TRY(op->matmul(be, &L->wv, m->xn, nt, v));
+        const xt_tensor *w[3] = {&L->wq, &L->wk, &L->wv};
+        float *const out[3] = {q, k, v};
+        XT_TRY(op->matmul_n(be, 3, w, m->xn, nt, out));
         if (L->bq.data) XT_TRY(op->add_bias(be, q, L->bq.data, nt, m->q_dim, m->q_dim));
         if (L->bk.data) XT_TRY(op->add_bias(be, k, L->bk.data, nt, m->k_dim, m->k_dim));
         if (L->bv.data) XT_TRY(op->add_bias(be, v, L->bv.data, nt, m->v_dim, m->v_dim));
@@ -105,8 +105,9 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt)
         u = m->ffn + F;
         in_stride = 2 * F;
     } else {
-        XT_TRY(op->matmul(be, &L->w_gate, m->xn, nt, m->ffn));
-        XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn + nt * F));
+        const xt_tensor *w[2] = {&L->w_gate, &L->w_up};
+        float *const out[2] = {m->ffn, m->ffn + nt * F};
+        XT_TRY(op->matmul_n(be, 2, w, m->xn, nt, out));
         g = m->ffn;
         u = m->ffn + nt * F;
         in_stride = F;
