@@ -75,6 +75,9 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
+// isspace() in the C locale, as llama.cpp strips with it.
+static inline bool is_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 static inline bool allowed(const xt_vocab *v, int32_t id, bool parse_special) {
     return parse_special || !(v->tokens[id].attr & (XT_ATTR_CONTROL | XT_ATTR_UNKNOWN));
 }
@@ -118,29 +121,42 @@ xt_status xt_partition_special(xt_vocab *v, const char *text, int64_t n, bool pa
         return XT_OK;
     }
     qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
-    // marks[p]: 0 raw, id + 1 where a taken token starts, -1 inside one.
+    // marks[p]: 0 raw, id + 1 where a taken token starts, -1 inside one, -2 dropped whitespace.
     XT_TRY(xt_buf_reserve(&v->marks, (size_t)n * sizeof(int32_t)));
     int32_t *marks = v->marks.ptr;
     memset(marks, 0, (size_t)n * sizeof(int32_t));
     for (int64_t i = 0; i < nc; i++) {
         const cand *c = &cs[i];
         if (marks[c->pos] != 0 || marks[c->pos + c->len - 1] != 0) continue;
+        if (v->has_strip) {  // dropped whitespace can be shorter than the token: check it all
+            bool free_all = true;
+            for (uint32_t k = 1; k + 1 < c->len && free_all; k++) free_all = marks[c->pos + k] == 0;
+            if (!free_all) continue;
+        }
         marks[c->pos] = c->token + 1;
         for (uint32_t k = 1; k < c->len; k++) marks[c->pos + k] = -1;
+        uint32_t attr = v->tokens[c->token].attr;
+        if (attr & XT_ATTR_LSTRIP) {
+            for (int64_t q = c->pos - 1; q >= 0 && marks[q] == 0 && is_space(s[q]); q--) marks[q] = -2;
+        }
+        if (attr & XT_ATTR_RSTRIP) {
+            for (int64_t q = c->pos + c->len; q < n && marks[q] == 0 && is_space(s[q]); q++) marks[q] = -2;
+        }
     }
-    int64_t raw_start = 0;
     for (int64_t p = 0; p < n;) {
         if (marks[p] > 0) {
-            if (p > raw_start) XT_TRY(push_frag(fbuf, &nf, raw_start, p - raw_start, XT_TOKEN_NULL));
             int32_t tok = marks[p] - 1;
             XT_TRY(push_frag(fbuf, &nf, p, v->tokens[tok].len, tok));
             p += v->tokens[tok].len;
-            raw_start = p;
+        } else if (marks[p] == 0) {
+            int64_t q = p;
+            while (q < n && marks[q] == 0) q++;
+            XT_TRY(push_frag(fbuf, &nf, p, q - p, XT_TOKEN_NULL));
+            p = q;
         } else {
             p++;
         }
     }
-    if (n > raw_start) XT_TRY(push_frag(fbuf, &nf, raw_start, n - raw_start, XT_TOKEN_NULL));
     *frags = fbuf->ptr;
     *n_frags = nf;
     return XT_OK;
