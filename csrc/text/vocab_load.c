@@ -577,6 +577,7 @@ static xt_status build_piece(const xt_vocab *v, const xt_token *t, xt_buf *b, si
 static xt_status build_pieces(xt_vocab *v) {
     xt_buf b = {0};
     size_t len = 0;
+    XT_TRY(xt_buf_reserve(&b, 1));  // never NULL, even when every piece is empty
     for (int64_t id = 0; id < v->n_tokens; id++) {
         xt_token *t = &v->tokens[id];
         size_t begin = len;
