@@ -112,6 +112,9 @@ static int module_exec(PyObject *m) {
     st->ModelHandleType = (PyTypeObject *)xt_model_handle_type_create(m);
     if (st->ModelHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->ModelHandleType) < 0) return -1;
+    st->AdapterHandleType = (PyTypeObject *)xt_adapter_handle_type_create(m);
+    if (st->AdapterHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->AdapterHandleType) < 0) return -1;
     st->SafetensorsHandleType = (PyTypeObject *)xt_safetensors_handle_type_create(m);
     if (st->SafetensorsHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->SafetensorsHandleType) < 0) return -1;
@@ -131,6 +134,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->UnsupportedError);
     Py_VISIT(st->GGUFHandleType);
     Py_VISIT(st->ModelHandleType);
+    Py_VISIT(st->AdapterHandleType);
     Py_VISIT(st->SafetensorsHandleType);
     Py_VISIT(st->VocabHandleType);
     return 0;
@@ -143,6 +147,7 @@ static int module_clear(PyObject *m) {
     Py_CLEAR(st->UnsupportedError);
     Py_CLEAR(st->GGUFHandleType);
     Py_CLEAR(st->ModelHandleType);
+    Py_CLEAR(st->AdapterHandleType);
     Py_CLEAR(st->SafetensorsHandleType);
     Py_CLEAR(st->VocabHandleType);
     return 0;
