@@ -324,6 +324,116 @@ typedef struct {
 
 void xt_model_get_info(const xt_model *m, xt_model_info *out);
 
+// ---- adapters ----
+// LoRA adapters (a PEFT folder: adapter_config.json + adapter_model.safetensors, or a llama.cpp
+// GGUF adapter) and X-LoRA adapters (a PEFT X-LoRA folder: the classifier and its experts).
+// A loaded adapter is independent of models; attaching checks it against the model and keeps
+// a private copy of its low-rank matrices, so the adapter may be freed afterwards.
+typedef struct xt_adapter xt_adapter;
+
+xt_status xt_adapter_load(const char *path, xt_adapter **out);        // caller frees
+xt_status xt_adapter_load_xlora(const char *path, xt_adapter **out);  // caller frees
+void xt_adapter_free(xt_adapter *a);                                   // accepts NULL
+// X-LoRA: after k decode steps reuse step k's scalings and skip the scaling pass (0: off).
+xt_status xt_adapter_set_non_granular(xt_adapter *a, int64_t k);
+
+typedef struct {
+    bool is_xlora, gguf;
+    const char *path, *architecture;   // borrowed; architecture "" when the file has none
+    int64_t n_modules, max_rank, n_experts;
+    int64_t xlora_depth, xlora_size, top_k, non_granular_index;
+    bool layerwise, enable_softmax, enable_softmax_topk;
+    float temperature, scaling_pass_value, global_scaling_weight;
+} xt_adapter_info;
+void xt_adapter_get_info(const xt_adapter *a, xt_adapter_info *out);
+
+// Attaches a copy of `a` under `name` (unique) with a user scale, and makes it active (added
+// to the active set with weight 1). Shapes, targets and architecture are checked: a mismatch
+// is XT_ERR_INVALID_ARG naming the tensor and both shapes. Base weights are not copied.
+xt_status xt_model_add_adapter(xt_model *m, const xt_adapter *a, const char *name, float scale);
+// Replaces the active set: y = W x + sum_i weights[i] * scale_i * s_i * B_i A_i x (weights NULL:
+// all 1). n = 0: the base model. An X-LoRA adapter must be alone in the set. Unknown or merged
+// names: XT_ERR_NOT_FOUND / XT_ERR_INVALID_ARG, and the set is unchanged.
+xt_status xt_model_set_adapters(xt_model *m, const char *const *names, const float *weights,
+                                int64_t n);
+xt_status xt_model_remove_adapter(xt_model *m, const char *name);  // unmerges first if merged
+// Adds the adapter's delta into F32/F16 base weights (new private buffers for the targeted
+// tensors; the file mapping is never written), so it costs nothing per token. Unmerge points
+// back at the original weights (bit for bit). Quantized weights: XT_ERR_UNSUPPORTED.
+xt_status xt_model_merge_adapter(xt_model *m, const char *name);
+xt_status xt_model_unmerge_adapter(xt_model *m, const char *name);
+// Attached names in attach order; *active = weight in the active set (0 when inactive),
+// *merged. i in [0, xt_model_n_adapters(m)).
+int64_t xt_model_n_adapters(const xt_model *m);
+const char *xt_model_adapter_at(const xt_model *m, int64_t i, float *weight, bool *merged,
+                                bool *is_xlora);
+// X-LoRA scalings (classifier output after its softmax, before per-layer top-k) of positions
+// [from, to) of the current sequence, as (to - from, n_layers, n_experts) F32 into `out`
+// (caller-sized). Sizes come from xt_model_xlora_shape; XT_ERR_INVALID_ARG when no X-LoRA is
+// active or the range is not computed.
+xt_status xt_model_xlora_shape(const xt_model *m, int64_t *n_layers, int64_t *n_experts,
+                               int64_t *last_from, int64_t *last_to);
+xt_status xt_model_xlora_scalings(const xt_model *m, int64_t from, int64_t to, float *out);
+// Scaling passes run since the X-LoRA adapter was attached (one per forward call that needed
+// one), and the non-granular counter (decode steps counted so far in this sequence).
+void xt_model_xlora_counters(const xt_model *m, int64_t *scaling_passes, int64_t *ng_counter);
+// ---- tokenizers ----
+// A vocabulary from GGUF tokenizer metadata (tokenizer.ggml.*): SentencePiece-style ("llama":
+// LLaMA, Gemma) or byte-level BPE ("gpt2", with the pre-tokenizer named by tokenizer.ggml.pre).
+// Token ids equal llama.cpp's for any input bytes. A vocab keeps scratch buffers that every
+// call reuses: calls on one vocab must be serialized (token_piece, info and is_eog excepted).
+typedef struct xt_vocab xt_vocab;
+
+// Loads the vocabulary of a GGUF file (metadata only; the file stays mapped). Caller frees.
+// XT_ERR_BAD_FILE naming the key when the file has no tokenizer; XT_ERR_UNSUPPORTED for other
+// tokenizer types and pre-tokenizers.
+xt_status xt_vocab_load(const char *path, xt_vocab **out);
+// Same from an open GGUF handle, which is borrowed and must outlive the vocab.
+xt_status xt_vocab_load_gguf(const xt_gguf *g, xt_vocab **out);
+void xt_vocab_free(xt_vocab *v);  // accepts NULL
+
+typedef struct {
+    const char *type;         // tokenizer.ggml.model ("llama", "gpt2"); borrowed
+    const char *pre;          // tokenizer.ggml.pre ("" for SentencePiece); borrowed
+    int64_t n_tokens, n_merges, n_special;
+    int32_t bos, eos, eot, eom, unk, sep, pad;  // -1 when the vocabulary has none
+    bool add_bos, add_eos;    // what add_special adds
+    bool add_space_prefix;
+    const int32_t *eog;       // (n_eog) end-of-generation ids, ascending; borrowed
+    int64_t n_eog;
+} xt_vocab_info;
+
+void xt_vocab_get_info(const xt_vocab *v, xt_vocab_info *out);
+bool xt_vocab_is_eog(const xt_vocab *v, int32_t id);
+// text[0..len) (any bytes; invalid UTF-8 is handled as llama.cpp does) -> token ids.
+// add_special: BOS/EOS as tokenizer.ggml.add_bos_token / add_eos_token say. parse_special: the
+// text of control tokens ("<|im_start|>") becomes the token (user-defined tokens always do).
+// *tokens is borrowed: valid until the next call on v.
+xt_status xt_vocab_tokenize(xt_vocab *v, const char *text, size_t len, bool add_special,
+                            bool parse_special, const int32_t **tokens, int64_t *n_tokens);
+// The bytes a token stands for (SentencePiece "▁" as a space, byte-level BPE decoded, <0xXX>
+// as its byte). Control and unknown tokens give their text when `special`, else nothing.
+// *piece is borrowed from v (valid while v lives).
+xt_status xt_vocab_token_piece(const xt_vocab *v, int32_t id, bool special, const char **piece,
+                               size_t *len);
+// ids -> text as llama_detokenize: remove_special drops a leading BOS / trailing EOS that
+// add_special would add; unparse_special renders control tokens. *text is borrowed: valid until
+// the next call on v. XT_ERR_INVALID_ARG for an id out of range.
+xt_status xt_vocab_detokenize(xt_vocab *v, const int32_t *ids, int64_t n, bool remove_special,
+                              bool unparse_special, const char **text, size_t *len);
+// The stored text of a token and its attributes (bit set of normal 4, control 8, user-defined
+// 16, byte 32, unknown 1, unused 2; 128 / 256: whitespace before / after the token's text is
+// dropped when it is parsed, as llama.cpp does for Phi-3). Borrowed.
+xt_status xt_vocab_token_text(const xt_vocab *v, int32_t id, const char **text, size_t *len,
+                              uint32_t *attr);
+// Unicode properties of a code point as the pre-tokenizers see them: one general-category bit
+// (undefined/unassigned 1, number 2, letter 4, separator 8, mark 16, punctuation 32, symbol 64,
+// control 128) plus 256 for White_Space. xt_unicode_version() names the tables' version.
+uint32_t xt_unicode_flags(uint32_t cpt);
+const char *xt_unicode_version(void);
+// tokenizer.chat_template, or *text = NULL when absent. Borrowed.
+xt_status xt_vocab_chat_template(const xt_vocab *v, const char **text, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -175,7 +175,7 @@ def test_matmul_uses_simd_consistently(restore_simd, level: str) -> None:
 
 
 # Types with tile (gemm) kernels, plus Q4_1-shaped ones without: the blocked vec_dot path.
-TILE_TYPES = (Q4_0, Q4_1, Q5_0, Q8_0, IQ4_NL, Q4_K, Q6_K, Q5_1, Q5_K)
+TILE_TYPES = (Q4_0, Q4_1, Q5_0, Q8_0, IQ4_NL, Q4_K, Q6_K, Q5_1, Q5_K)  # K: grouped vec_dot
 
 
 @pytest.mark.parametrize("level", SIMD_LEVELS)

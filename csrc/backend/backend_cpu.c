@@ -14,6 +14,7 @@ typedef struct {
     xt_threadpool *pool;
     int n_threads;
     xt_matmul_ctx *mm;
+    xt_matmul_ctx *mm_serial;  // no pool: small matmuls (low-rank adapter terms at decode)
     float *attn_scratch;       // (n_threads, attn_floats)
     int64_t attn_floats;
     float *rope_cache;         // (n_threads, rope_floats)
@@ -78,6 +79,7 @@ static xt_status warm_matmul(xt_backend *be, const xt_backend_plan *plan) {
         xt_matmul_args a = {.w = w->data, .type = w->type, .n_out = 1, .n_in = w->ne[0],
                             .x = x, .n_tok = plan->max_tok, .y = y};
         s = xt_matmul_q(impl(be)->mm, &a);
+        if (s == XT_OK) s = xt_matmul_q(impl(be)->mm_serial, &a);
     }
     free(x);
     free(y);
@@ -133,11 +135,16 @@ static xt_status run_rows(xt_backend *be, void (*fn)(const void *, int64_t, int6
 
 // ---- ops ----
 
+// Below this many multiply-adds, waking the pool costs more than the work.
+#define SERIAL_MATMUL_MACS 32768
+
 static xt_status cpu_matmul(xt_backend *be, const xt_tensor *w, const float *x, int64_t n_tok,
                             float *y) {
     xt_matmul_args a = {.w = w->data, .type = w->type, .n_out = w->ne[1], .n_in = w->ne[0],
                         .x = x, .n_tok = n_tok, .y = y};
-    return xt_matmul_q(impl(be)->mm, &a);
+    cpu_impl *c = impl(be);
+    bool small = n_tok * w->ne[0] * w->ne[1] < SERIAL_MATMUL_MACS;
+    return xt_matmul_q(small ? c->mm_serial : c->mm, &a);
 }
 
 static xt_status cpu_matmul_n(xt_backend *be, int n, const xt_tensor *const *w, const float *x,
@@ -300,6 +307,7 @@ xt_status xt_backend_cpu_new(int n_threads, xt_backend **out) {
         c->n_threads = xt_threadpool_size(c->pool);
         s = xt_matmul_ctx_new(c->n_threads > 1 ? c->pool : NULL, &c->mm);
     }
+    if (s == XT_OK) s = xt_matmul_ctx_new(NULL, &c->mm_serial);
     if (s != XT_OK) {
         if (be) be->impl = c;
         xt_backend_free(be);
@@ -317,6 +325,7 @@ void xt_backend_free(xt_backend *be) {
     cpu_impl *c = be->impl;
     if (c != NULL) {
         xt_matmul_ctx_free(c->mm);
+        xt_matmul_ctx_free(c->mm_serial);
         xt_threadpool_free(c->pool);
         free(c->attn_scratch);
         free(c->rope_cache);

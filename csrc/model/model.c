@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "adapter/adapter.h"
 #include "core/status.h"
 #include "model/model.h"
 
@@ -14,6 +15,7 @@ void xt_model_params_default(xt_model_params *p) {
 
 void xt_model_free(xt_model *m) {
     if (m == NULL) return;
+    xt_lora_state_free(m);
     if (m->be != NULL) {
         m->be->ops->free(m->be, m->kv_mem);
         m->be->ops->free(m->be, m->arena);
@@ -62,13 +64,19 @@ xt_status xt_model_forward(xt_model *m, const int32_t *tokens, int64_t n, bool a
     }
     // Transactional: cache rows past n_past may be overwritten, but only n_past says what is
     // valid, and it moves only on success.
-    XT_TRY(xt_model_run(m, tokens, n, all_logits, logits));
+    if (m->lora != NULL && xt_lora_xlora_active(m)) {
+        XT_TRY(xt_xlora_forward(m, tokens, n, all_logits, logits));
+    } else {
+        XT_TRY(xt_model_run(m, tokens, n, all_logits, logits));
+    }
     m->n_past += n;
     return XT_OK;
 }
 
 void xt_model_reset(xt_model *m) {
-    if (m != NULL) m->n_past = 0;
+    if (m == NULL) return;
+    m->n_past = 0;
+    xt_xlora_reset(m);
 }
 
 int64_t xt_model_n_past(const xt_model *m) { return m ? m->n_past : 0; }

@@ -60,6 +60,10 @@ struct xt_model {
     float *act;             // (n_batch, n_ff)
     float *tmp;             // (n_batch, n_embd) block output
 
+    struct xt_lora_state *lora;  // attached adapters (adapter/), NULL when none
+    float *hidden_out;      // when set, xt_model_run writes final-norm hidden states
+                            // (n, n_embd) instead of logits (the X-LoRA scaling pass)
+
     void **owned;           // F32 copies of non-F32 1-D tensors (freed at close)
     int64_t n_owned, cap_owned;
     uint64_t weight_bytes;

@@ -4,16 +4,23 @@
 #include <math.h>
 #include <string.h>
 
+#include "adapter/adapter.h"
 #include "core/status.h"
 #include "model/model.h"
+
+// After a matmul a LoRA may target: y (nt rows) += the active adapters' low-rank terms.
+#define LORA(il, role, x, nt, y, pos)                                             \
+    do {                                                                          \
+        if (m->lora) XT_TRY(xt_lora_apply(m, (il), (role), (x), (nt), (y), (pos))); \
+    } while (0)
 
 // ---- attention block ----
 
 // q, k, v point into m->qkv: (n_tok rows of `stride` floats) each. K and V of all nt rows go
 // to the cache; only rows [r0, nt) get attention outputs and update x (the last layer skips
 // rows whose logits nobody asked for, as llama.cpp does).
-static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int64_t pos0,
-                                 int64_t r0) {
+static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int64_t nt,
+                                 int64_t pos0, int64_t r0) {
     xt_backend *be = m->be;
     const xt_backend_ops *op = be->ops;
     const xt_hparams *hp = &m->hp;
@@ -23,6 +30,7 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
     if (L->wqkv.data != NULL) {
         stride = m->q_dim + m->k_dim + m->v_dim;
         XT_TRY(op->matmul(be, &L->wqkv, m->xn, nt, m->qkv));
+        LORA(il, XT_LR_QKV, m->xn, nt, m->qkv, pos0);
         if (L->bqkv.data) XT_TRY(op->add_bias(be, m->qkv, L->bqkv.data, nt, stride, stride));
         q = m->qkv;
         k = q + m->q_dim;
@@ -35,6 +43,9 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
         const xt_tensor *w[3] = {&L->wq, &L->wk, &L->wv};
         float *const out[3] = {q, k, v};
         XT_TRY(op->matmul_n(be, 3, w, m->xn, nt, out));
+        LORA(il, XT_LR_Q, m->xn, nt, q, pos0);
+        LORA(il, XT_LR_K, m->xn, nt, k, pos0);
+        LORA(il, XT_LR_V, m->xn, nt, v, pos0);
         if (L->bq.data) XT_TRY(op->add_bias(be, q, L->bq.data, nt, m->q_dim, m->q_dim));
         if (L->bk.data) XT_TRY(op->add_bias(be, k, L->bk.data, nt, m->k_dim, m->k_dim));
         if (L->bv.data) XT_TRY(op->add_bias(be, v, L->bv.data, nt, m->v_dim, m->v_dim));
@@ -81,6 +92,7 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
     XT_TRY(op->attention(be, &a));
     const int64_t n = nt - r0;
     XT_TRY(op->matmul(be, &L->wo, m->att, n, m->tmp));
+    LORA(il, XT_LR_O, m->att, n, m->tmp, pos0 + r0);
     if (L->post_attn_norm.data) {
         XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, hp->norm_add,
                             n, E, hp->eps));
@@ -91,7 +103,8 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t nt, int
 // ---- feed-forward block ----
 
 // Runs the FFN over nt rows of the residual stream starting at x.
-static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt) {
+static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t il, float *x, int64_t nt,
+                           int64_t pos0) {
     xt_backend *be = m->be;
     const xt_backend_ops *op = be->ops;
     const xt_hparams *hp = &m->hp;
@@ -101,6 +114,7 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt)
     int64_t in_stride;
     if (m->arch->fused_gate_up) {  // rows [gate | up]
         XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn));
+        LORA(il, XT_LR_UP, m->xn, nt, m->ffn, pos0);
         g = m->ffn;
         u = m->ffn + F;
         in_stride = 2 * F;
@@ -108,12 +122,15 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, float *x, int64_t nt)
         const xt_tensor *w[2] = {&L->w_gate, &L->w_up};
         float *const out[2] = {m->ffn, m->ffn + nt * F};
         XT_TRY(op->matmul_n(be, 2, w, m->xn, nt, out));
+        LORA(il, XT_LR_GATE, m->xn, nt, m->ffn, pos0);
+        LORA(il, XT_LR_UP, m->xn, nt, m->ffn + nt * F, pos0);
         g = m->ffn;
         u = m->ffn + nt * F;
         in_stride = F;
     }
     XT_TRY(op->glu(be, m->ffn_act, m->act, g, u, nt, F, in_stride));
     XT_TRY(op->matmul(be, &L->w_down, m->act, nt, m->tmp));
+    LORA(il, XT_LR_DOWN, m->act, nt, m->tmp, pos0);
     if (L->post_ffw_norm.data) {
         XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, hp->norm_add,
                             nt, E, hp->eps));
@@ -138,13 +155,17 @@ static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64
         XT_TRY(op->rms_norm(be, m->xn, m->x, L->attn_norm.data, hp->norm_add, nt, E, hp->eps));
         // Rows before `skip` are dead after the last layer's K/V are cached.
         const int64_t skip = il == hp->n_layer - 1 ? r0 : 0;
-        XT_TRY(attention_block(m, L, nt, pos0, skip));
-        if (skip < nt) XT_TRY(ffn_block(m, L, m->x + skip * E, nt - skip));
+        XT_TRY(attention_block(m, L, il, nt, pos0, skip));
+        if (skip < nt) XT_TRY(ffn_block(m, L, il, m->x + skip * E, nt - skip, pos0 + skip));
     }
     if (r0 >= nt) return XT_OK;
     const int64_t n_out = nt - r0;
     XT_TRY(op->rms_norm(be, m->xn, m->x + r0 * E, m->output_norm.data, hp->norm_add,
                         n_out, E, hp->eps));
+    if (m->hidden_out) {  // final-norm hidden states instead of logits
+        memcpy(logits, m->xn, (size_t)(n_out * E) * sizeof(float));
+        return XT_OK;
+    }
     XT_TRY(op->matmul(be, &m->output, m->xn, n_out, logits));
     if (hp->final_softcap > 0.0f) {
         XT_TRY(op->softcap(be, logits, hp->final_softcap, n_out * hp->n_vocab));
@@ -154,7 +175,7 @@ static xt_status run_chunk(xt_model *m, const int32_t *tokens, int64_t nt, int64
 
 xt_status xt_model_run(xt_model *m, const int32_t *tokens, int64_t n, bool all_logits,
                        float *logits) {
-    const int64_t V = m->hp.n_vocab;
+    const int64_t V = m->hidden_out ? m->hp.n_embd : m->hp.n_vocab;
     for (int64_t c = 0; c < n; c += m->n_batch) {
         const int64_t nt = n - c < m->n_batch ? n - c : m->n_batch;
         const bool last = c + nt == n;

@@ -55,6 +55,8 @@ typedef struct {
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
     xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
+    xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
+    int64_t n_b4;
     int64_t rows_per_task;
 } task_ctx;
 
@@ -63,14 +65,16 @@ typedef struct {
 // kernel then walks a few tokens at a time (kept in L1) against the group's rows.
 enum { ROW_BLOCK_BYTES = 96 * 1024, TOK_BLOCK = 64 };
 
-// The tile of dot products through vec_dot, for types without a gemm kernel.
+// The tile of dot products through vec_dot, for types without a gemm kernel; tokens (of the
+// whole call) below n_b4 take the grouped-by-four variant. `tok0`: the tile's first token.
 static void gemm_by_rows(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
-                         int64_t nc, float *y) {
+                         int64_t tok0, int64_t nc, float *y) {
     const xt_matmul_args *a = t->a;
     for (int64_t c = 0; c < nc; c++) {
+        xt_vec_dot_fn dot = tok0 + c < t->n_b4 ? t->vec_dot_b4 : t->vec_dot;
         for (int64_t r = 0; r < nr; r++) {
-            y[c * a->n_out + r] = t->vec_dot(a->n_in, w + (size_t)r * t->w_row_bytes,
-                                             act + (size_t)c * t->act_row_bytes);
+            y[c * a->n_out + r] = dot(a->n_in, w + (size_t)r * t->w_row_bytes,
+                                      act + (size_t)c * t->act_row_bytes);
         }
     }
 }
@@ -110,7 +114,7 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
             if (t->gemm && nc > 1) {
                 t->gemm(a->n_in, w, t->w_row_bytes, nr, act, t->act_row_bytes, nc, y, a->n_out);
             } else {
-                gemm_by_rows(t, w, nr, act, nc, y);
+                gemm_by_rows(t, w, nr, act, tt, nc, y);
             }
         }
     }
@@ -230,6 +234,10 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
         *t = (task_ctx){.a = a, .act = act, .w_row_bytes = w_row[i], .act_row_bytes = act_row,
                         .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
                         .gemm = fp8 ? NULL : k->gemm[a->type]};
+        if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
+            t->vec_dot_b4 = k->vec_dot_b4[a->type];
+            t->n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
+        }
         t->rows_per_task = (a->n_out + want - 1) / want;
         if (t->rows_per_task < MIN_ROWS_PER_TASK) t->rows_per_task = MIN_ROWS_PER_TASK;
         t->rows_per_task = (t->rows_per_task + 7) & ~(int64_t)7;  // whole gemm tiles

@@ -60,6 +60,11 @@ typedef struct {
 void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, int64_t head_dim,
                  int64_t pos0, const xt_rope_params *p, float *cache);
 
+// exp of 8 floats with the polynomial of llama.cpp's x86 CPU backend (vexp.c): the fastest
+// level this CPU has, all levels bit-identical.
+typedef void (*xt_vexp8_fn)(float *y, const float *x);
+xt_vexp8_fn xt_vexp8_get(void);
+
 // y = silu(g) * u and y = gelu_tanh(g) * u, each over n elements. xt_geglu_f32 evaluates the
 // tanh GELU in float32 (as transformers); xt_geglu_table_f32 through ggml's fp16 lookup table
 // (input and result rounded to fp16, as llama.cpp's CPU backend).

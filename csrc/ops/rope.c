@@ -22,6 +22,10 @@ static void rope_cache(const xt_rope_params *p, int64_t pos, float *cache) {
 
 // ---- apply ----
 
+// The rotation is written with explicit FMAs in the order llama.cpp's compiled CPU code
+// evaluates it (x0*c - x1*s contracts to fma(x0, c, -(x1*s))), so rotated values match it
+// bit for bit.
+
 void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, int64_t head_dim,
                  int64_t pos0, const xt_rope_params *p, float *cache) {
     const int64_t half = p->n_rot / 2;
@@ -33,15 +37,15 @@ void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, i
                 for (int64_t i = 0; i < half; i++) {
                     const float c = cache[2 * i], s = cache[2 * i + 1];
                     const float x0 = v[i], x1 = v[i + half];
-                    v[i] = x0 * c - x1 * s;
-                    v[i + half] = x0 * s + x1 * c;
+                    v[i] = fmaf(x0, c, -(x1 * s));
+                    v[i + half] = fmaf(x0, s, x1 * c);
                 }
             } else {
                 for (int64_t i = 0; i < half; i++) {
                     const float c = cache[2 * i], s = cache[2 * i + 1];
                     const float x0 = v[2 * i], x1 = v[2 * i + 1];
-                    v[2 * i] = x0 * c - x1 * s;
-                    v[2 * i + 1] = x0 * s + x1 * c;
+                    v[2 * i] = fmaf(x0, c, -(x1 * s));
+                    v[2 * i + 1] = fmaf(x0, s, x1 * c);
                 }
             }
         }

@@ -112,10 +112,17 @@ static int module_exec(PyObject *m) {
     st->ModelHandleType = (PyTypeObject *)xt_model_handle_type_create(m);
     if (st->ModelHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->ModelHandleType) < 0) return -1;
+    st->AdapterHandleType = (PyTypeObject *)xt_adapter_handle_type_create(m);
+    if (st->AdapterHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->AdapterHandleType) < 0) return -1;
     st->SafetensorsHandleType = (PyTypeObject *)xt_safetensors_handle_type_create(m);
     if (st->SafetensorsHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->SafetensorsHandleType) < 0) return -1;
     if (PyModule_AddFunctions(m, xt_safetensors_methods) < 0) return -1;
+    st->VocabHandleType = (PyTypeObject *)xt_vocab_handle_type_create(m);
+    if (st->VocabHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->VocabHandleType) < 0) return -1;
+    if (PyModule_AddFunctions(m, xt_vocab_methods) < 0) return -1;
     xt_py_log_install();
     return 0;
 }
@@ -127,7 +134,9 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->UnsupportedError);
     Py_VISIT(st->GGUFHandleType);
     Py_VISIT(st->ModelHandleType);
+    Py_VISIT(st->AdapterHandleType);
     Py_VISIT(st->SafetensorsHandleType);
+    Py_VISIT(st->VocabHandleType);
     return 0;
 }
 
@@ -138,7 +147,9 @@ static int module_clear(PyObject *m) {
     Py_CLEAR(st->UnsupportedError);
     Py_CLEAR(st->GGUFHandleType);
     Py_CLEAR(st->ModelHandleType);
+    Py_CLEAR(st->AdapterHandleType);
     Py_CLEAR(st->SafetensorsHandleType);
+    Py_CLEAR(st->VocabHandleType);
     return 0;
 }
 

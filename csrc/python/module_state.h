@@ -13,6 +13,8 @@ typedef struct {
     PyTypeObject *GGUFHandleType;
     PyTypeObject *ModelHandleType;
     PyTypeObject *SafetensorsHandleType;
+    PyTypeObject *AdapterHandleType;
+    PyTypeObject *VocabHandleType;
 } xt_module_state;
 
 extern PyModuleDef xt_module_def;
@@ -40,6 +42,11 @@ void xt_py_log_install(void);                                   // py_log.c
 extern PyMethodDef xt_quant_methods[];                           // py_quant.c
 PyObject *xt_model_handle_type_create(PyObject *module);       // py_model.c
 PyObject *xt_safetensors_handle_type_create(PyObject *module); // py_safetensors.c
+PyObject *xt_adapter_handle_type_create(PyObject *module);     // py_adapter.c
+// The adapter of an AdapterHandle (borrowed); NULL with an exception when obj is not one.
+xt_adapter *xt_py_adapter_get(xt_module_state *st, PyObject *obj);
 extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
+PyObject *xt_vocab_handle_type_create(PyObject *module);       // py_vocab.c
+extern PyMethodDef xt_vocab_methods[];                           // py_vocab.c
 
 #endif  // XT_PYTHON_MODULE_STATE_H

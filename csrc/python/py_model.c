@@ -263,12 +263,209 @@ static PyObject *handle_info(ModelHandle *self, PyObject *unused) {
     return m ? info_dict(&info) : NULL;
 }
 
+// ---- adapters ----
+
+// Runs `call` on the open model with the GIL released; raises on failure.
+#define MODEL_CALL(self, st, expr)                     \
+    do {                                               \
+        xt_status s_;                                  \
+        ACQUIRE_LOCK(self);                            \
+        xt_model *m = open_model(self);                \
+        if (m == NULL) {                               \
+            RELEASE_LOCK(self);                        \
+            return NULL;                               \
+        }                                              \
+        Py_BEGIN_ALLOW_THREADS                         \
+        s_ = (expr);                                   \
+        Py_END_ALLOW_THREADS                           \
+        RELEASE_LOCK(self);                            \
+        if (s_ != XT_OK) return xt_raise_status(st, s_); \
+    } while (0)
+
+static PyObject *handle_add_adapter(ModelHandle *self, PyObject *args) {
+    PyObject *ad_obj;  // borrowed
+    const char *name;
+    float scale = 1.0f;
+    if (!PyArg_ParseTuple(args, "Os|f:add_adapter", &ad_obj, &name, &scale)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    xt_adapter *a = xt_py_adapter_get(st, ad_obj);
+    if (a == NULL) return NULL;
+    Py_INCREF(ad_obj);  // keeps `a` alive while the GIL is released
+    xt_status s;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    if (m == NULL) {
+        RELEASE_LOCK(self);
+        Py_DECREF(ad_obj);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    s = xt_model_add_adapter(m, a, name, scale);
+    Py_END_ALLOW_THREADS
+    RELEASE_LOCK(self);
+    Py_DECREF(ad_obj);
+    if (s != XT_OK) return xt_raise_status(st, s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *handle_set_adapters(ModelHandle *self, PyObject *args) {
+    PyObject *names_obj, *weights_obj = Py_None;  // borrowed
+    if (!PyArg_ParseTuple(args, "O|O:set_adapters", &names_obj, &weights_obj)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    PyObject *names = PySequence_Fast(names_obj, "names must be a sequence of str");  // new
+    if (names == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(names);
+    const char **cn = PyMem_Calloc((size_t)n + 1, sizeof *cn);
+    float *w = PyMem_Calloc((size_t)n + 1, sizeof *w);
+    PyObject *ret = NULL;
+    if (cn == NULL || w == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        cn[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(names, i));
+        if (cn[i] == NULL) goto done;
+    }
+    if (weights_obj != Py_None) {
+        PyObject *ws = PySequence_Fast(weights_obj, "weights must be a sequence of float");  // new
+        if (ws == NULL) goto done;
+        if (PySequence_Fast_GET_SIZE(ws) != n) {
+            PyErr_Format(PyExc_ValueError, "set_adapters: %zd names but %zd weights", n,
+                         PySequence_Fast_GET_SIZE(ws));
+            Py_DECREF(ws);
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double d = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
+            if (d == -1.0 && PyErr_Occurred()) {
+                Py_DECREF(ws);
+                goto done;
+            }
+            w[i] = (float)d;
+        }
+        Py_DECREF(ws);
+    }
+    {
+        xt_status s;
+        ACQUIRE_LOCK(self);
+        xt_model *m = open_model(self);
+        if (m == NULL) {
+            RELEASE_LOCK(self);
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        s = xt_model_set_adapters(m, cn, weights_obj == Py_None ? NULL : w, (int64_t)n);
+        Py_END_ALLOW_THREADS
+        RELEASE_LOCK(self);
+        if (s != XT_OK) {
+            xt_raise_status(st, s);
+            goto done;
+        }
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    PyMem_Free(cn);
+    PyMem_Free(w);
+    Py_DECREF(names);
+    return ret;
+}
+
+static PyObject *handle_remove_adapter(ModelHandle *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s:remove_adapter", &name)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    MODEL_CALL(self, st, xt_model_remove_adapter(m, name));
+    Py_RETURN_NONE;
+}
+
+static PyObject *handle_merge_adapter(ModelHandle *self, PyObject *args) {
+    const char *name;
+    int merge = 1;
+    if (!PyArg_ParseTuple(args, "s|p:merge_adapter", &name, &merge)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    MODEL_CALL(self, st, merge ? xt_model_merge_adapter(m, name) : xt_model_unmerge_adapter(m, name));
+    Py_RETURN_NONE;
+}
+
+static PyObject *handle_adapters(ModelHandle *self, PyObject *unused) {
+    (void)unused;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    PyObject *out = m ? PyList_New(0) : NULL;  // new
+    for (int64_t i = 0; out && i < xt_model_n_adapters(m); i++) {
+        float w;
+        bool merged, xl;
+        const char *name = xt_model_adapter_at(m, i, &w, &merged, &xl);
+        PyObject *item = Py_BuildValue("(sdOO)", name, (double)w, merged ? Py_True : Py_False,
+                                       xl ? Py_True : Py_False);  // new
+        if (item == NULL || PyList_Append(out, item) < 0) Py_CLEAR(out);
+        Py_XDECREF(item);
+    }
+    RELEASE_LOCK(self);
+    return out;
+}
+
+static PyObject *handle_xlora_scalings(ModelHandle *self, PyObject *args) {
+    long long from = -1, to = -1;
+    if (!PyArg_ParseTuple(args, "|LL:xlora_scalings", &from, &to)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    PyObject *out = NULL;  // new
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    int64_t L, N, f, t;
+    xt_status s = m ? xt_model_xlora_shape(m, &L, &N, &f, &t) : XT_OK;
+    if (m && s == XT_OK) {
+        if (from >= 0) f = from;
+        if (to >= 0) t = to;
+        npy_intp dims[3] = {(npy_intp)(t > f ? t - f : 0), (npy_intp)L, (npy_intp)N};
+        out = PyArray_SimpleNew(3, dims, NPY_FLOAT32);
+        if (out) s = xt_model_xlora_scalings(m, f, t, PyArray_DATA((PyArrayObject *)out));
+    }
+    RELEASE_LOCK(self);
+    if (m == NULL) return NULL;
+    if (s != XT_OK) {
+        Py_XDECREF(out);
+        return xt_raise_status(st, s);
+    }
+    return out;
+}
+
+static PyObject *handle_xlora_counters(ModelHandle *self, PyObject *unused) {
+    (void)unused;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    int64_t passes = 0, ng = 0;
+    if (m) xt_model_xlora_counters(m, &passes, &ng);
+    RELEASE_LOCK(self);
+    if (m == NULL) return NULL;
+    return Py_BuildValue("{sLsL}", "scaling_passes", (long long)passes, "non_granular_steps",
+                         (long long)ng);
+}
+
 static PyMethodDef handle_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))handle_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(tokens: int32 array, all_logits=False) -> float32 logits."},
     {"reset", (PyCFunction)handle_reset, METH_NOARGS, "Forget the KV cache."},
     {"close", (PyCFunction)handle_close, METH_NOARGS, "Free the model (idempotent)."},
     {"info", (PyCFunction)handle_info, METH_NOARGS, "Model facts as a dict."},
+    {"add_adapter", (PyCFunction)handle_add_adapter, METH_VARARGS,
+     "add_adapter(adapter, name, scale=1.0): attach a copy and make it active."},
+    {"set_adapters", (PyCFunction)handle_set_adapters, METH_VARARGS,
+     "set_adapters(names, weights=None): replace the active set."},
+    {"remove_adapter", (PyCFunction)handle_remove_adapter, METH_VARARGS, "Detach an adapter."},
+    {"merge_adapter", (PyCFunction)handle_merge_adapter, METH_VARARGS,
+     "merge_adapter(name, merge=True): merge into (or, False, unmerge from) float weights."},
+    {"adapters", (PyCFunction)handle_adapters, METH_NOARGS,
+     "[(name, weight (0: inactive), merged, is_xlora)] in attach order."},
+    {"xlora_scalings", (PyCFunction)handle_xlora_scalings, METH_VARARGS,
+     "xlora_scalings(from=-1, to=-1) -> float32 [tokens, layers, experts] (last call by default)."},
+    {"xlora_counters", (PyCFunction)handle_xlora_counters, METH_NOARGS,
+     "{'scaling_passes': ..., 'non_granular_steps': ...}"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -47,8 +47,33 @@ void xt_quant_row_q8_0(const float *restrict src, void *restrict dst, int64_t n,
     for (int64_t i = 0; i < nb; i++) quant_block_q8_0(src + i * QK8_0, &y[i]);
 }
 
+// Activations (the right operand of every Q8_0/Q8_1 dot product) use the formula of ggml's
+// x86 CPU backend rather than the reference one: id = 127/amax instead of 1/(amax/127), and
+// ties round to even. The two differ in a few codes per thousand, and these small models
+// amplify such flips layer after layer; matching the peer's choice keeps logits comparable.
+static int act_block(const float *restrict x, int8_t *restrict qs, float *d_out) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) {
+        const float a = fabsf(x[j]);
+        amax = amax > a ? amax : a;
+    }
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; j++) {
+        qs[j] = xt_round_to_i8(rintf(x[j] * id));
+        sum += qs[j];
+    }
+    *d_out = amax / 127.0f;
+    return sum;
+}
+
 void xt_quant_act_q8_0(const float *restrict src, void *restrict dst, int64_t n) {
-    xt_quant_row_q8_0(src, dst, n, NULL);
+    block_q8_0 *restrict y = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        float d;
+        act_block(src + i * QK8_0, y[i].qs, &d);
+        y[i].d = xt_fp32_to_fp16(d);
+    }
 }
 
 // ggml_vec_dot_q8_0_q8_0_generic: int sum per block, then sumi*(dw*da).
@@ -103,7 +128,13 @@ void xt_quant_row_q8_1(const float *restrict src, void *restrict dst, int64_t n,
 }
 
 void xt_quant_act_q8_1(const float *restrict src, void *restrict dst, int64_t n) {
-    xt_quant_row_q8_1(src, dst, n, NULL);
+    block_q8_1 *restrict y = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        float d;
+        const int sum = act_block(src + i * QK8_1, y[i].qs, &d);
+        y[i].d = xt_fp32_to_fp16(d);
+        y[i].s = xt_fp32_to_fp16((float)sum * d);
+    }
 }
 
 // ---- Q8_K (activations of the K-quants and IQ4_XS) ----

@@ -20,6 +20,7 @@ from .gguf import (
     dtype_info,
     write_gguf,
 )
+from .adapters import Adapter
 from .model import Model
 from .models import default_model_path
 from .quant import QTensor, Quantizer, dequantize, matmul, quant_types
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 logging.getLogger("xtral").addHandler(logging.NullHandler())
 
 __all__ = [
+    "Adapter",
     "FormatError",
     "GGUFError",
     "GGUFFile",

@@ -9,29 +9,70 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
 from . import _core
+from .adapters import Adapter
+from .tokenizer import GGUFTokenizer, HFTokenizer, Text, open_tokenizer
 
 __all__ = ["Model"]
 
 _KV_TYPES = {"f16": 1, "f32": 0}
 
+AdapterSpec = Union[str, Sequence[str], Mapping[str, float], None]
+
+
+def _adapter_spec(names: AdapterSpec,
+                  weights: Sequence[float] | None = None) -> tuple[list[str], list[float] | None]:
+    if names is None:
+        return [], None
+    if isinstance(names, str):
+        names = [names]
+    if isinstance(names, Mapping):
+        if weights is not None:
+            raise ValueError("give weights either in the dict or as weights=, not both")
+        return [str(k) for k in names], [float(v) for v in names.values()]
+    ns = list(names)
+    for n in ns:
+        if not isinstance(n, str):
+            raise TypeError(f"adapter names must be str, got {type(n).__name__}")
+    if weights is not None:
+        ws = [float(w) for w in weights]
+        if len(ws) != len(ns):
+            raise ValueError(f"set_adapters: {len(ns)} names but {len(ws)} weights")
+        return ns, ws
+    return ns, None
+
+
+class _ActiveSet:
+    """Context manager: a temporary active set, restored on exit."""
+
+    def __init__(self, model: "Model", adapters: AdapterSpec) -> None:
+        self.model, self.adapters = model, adapters
+
+    def __enter__(self) -> None:
+        self.saved = self.model.active_adapters()
+        self.model.set_adapters(self.adapters)
+
+    def __exit__(self, *exc: object) -> None:
+        self.model._handle.set_adapters(list(self.saved), list(self.saved.values()))
+
 
 class Model:
-    """A loaded model: tokens in, logits out.
+    """A loaded model: text to tokens, tokens to logits, tokens back to text.
 
     Use :meth:`load`; close with :meth:`close` or a ``with`` block.
     """
 
-    __slots__ = ("_h", "_path", "_info")
+    __slots__ = ("_h", "_path", "_info", "_tok")
 
     def __init__(self, handle: Any, path: str) -> None:
         self._h = handle
         self._path = path
         self._info: dict[str, Any] | None = None
+        self._tok: GGUFTokenizer | HFTokenizer | None = None
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
@@ -70,12 +111,19 @@ class Model:
     # ---- compute ----
 
     def forward(self, token_ids: Union[Sequence[int], np.ndarray],
-                all_logits: bool = False) -> np.ndarray:
+                all_logits: bool = False, adapters: AdapterSpec = None) -> np.ndarray:
         """Run ``token_ids`` after the tokens already in the cache.
 
         Returns float32 logits: ``[n_vocab]`` for the last token, or ``[n, n_vocab]`` with
         ``all_logits=True``. On error the cache is unchanged (``n_past`` stays).
+
+        ``adapters`` selects the active adapters for this call only (as
+        :meth:`set_adapters`: a name, a list of names, or a ``{name: weight}`` dict; ``[]``
+        for the base model); the previous set is restored afterwards.
         """
+        if adapters is not None:
+            with self._adapters_for_call(adapters):
+                return self.forward(token_ids, all_logits)
         ids = np.asarray(token_ids)
         if ids.ndim != 1:
             raise ValueError(f"token_ids must be 1-D, got shape {ids.shape}")
@@ -90,6 +138,87 @@ class Model:
             bad = int(lo) if lo < 0 else int(hi)
             raise ValueError(f"token id {bad} is out of range [0, {n_vocab})")
         return self._handle.forward(np.ascontiguousarray(ids, dtype=np.int32), bool(all_logits))
+
+    # ---- adapters ----
+
+    def add_adapter(self, adapter: Adapter, name: str | None = None,
+                    scale: float = 1.0) -> str:
+        """Attach ``adapter`` (a copy: base weights are never copied) under ``name`` (default:
+        the adapter's folder/file name) and make it active.
+
+        A LoRA joins the active LoRAs with weight 1; an X-LoRA adapter becomes the only active
+        adapter. ``scale`` multiplies the adapter's own ``alpha/r`` (llama.cpp's
+        ``--lora-scaled``). Targets, shapes and architecture are checked against the model:
+        a mismatch raises ``ValueError`` naming the tensor and both shapes. Returns the name.
+        """
+        if not isinstance(adapter, Adapter):
+            raise TypeError(f"adapter must be an xtral.Adapter, got {type(adapter).__name__}")
+        name = adapter.name if name is None else name
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty str, got {name!r}")
+        self._handle.add_adapter(adapter._h, name, float(scale))
+        return name
+
+    def set_adapters(self, names: AdapterSpec, weights: Sequence[float] | None = None) -> None:
+        """Choose the active adapters: ``y = W x + sum_i w_i * scale_i * s_i * B_i A_i x`` on
+        every targeted matmul, where ``s_i`` is adapter i's ``alpha/r`` (or ``alpha/sqrt(r)``
+        with rsLoRA, per module with ``alpha_pattern``). ``weights`` default to 1. This equals
+        PEFT with those adapters active and each one's scaling multiplied by its weight, and
+        PEFT's ``add_weighted_adapter(..., combination_type="cat")``.
+
+        ``names`` may be a str, a list of str, or a ``{name: weight}`` dict; ``[]`` or ``None``
+        runs the base model. Unknown names raise ``KeyError`` and leave the set unchanged.
+        """
+        ns, ws = _adapter_spec(names, weights)
+        self._handle.set_adapters(ns, ws)
+
+    def remove_adapter(self, name: str) -> None:
+        """Detach an adapter (unmerging it first when merged)."""
+        self._handle.remove_adapter(name)
+
+    def merge_adapter(self, name: str) -> None:
+        """Add the adapter's delta into the base weights so it costs nothing per token.
+
+        Needs F32/F16 weights (quantized weights raise ``UnsupportedError``; adapters apply
+        unmerged on them). The targeted tensors get private merged copies; the file mapping is
+        never written, and :meth:`unmerge_adapter` points back at the original weights (bit for
+        bit). A merged adapter is always on and leaves the active set.
+        """
+        self._handle.merge_adapter(name, True)
+
+    def unmerge_adapter(self, name: str) -> None:
+        """Undo :meth:`merge_adapter` (the adapter stays attached, inactive)."""
+        self._handle.merge_adapter(name, False)
+
+    @property
+    def adapters(self) -> dict[str, dict[str, Any]]:
+        """Attached adapters in attach order: ``{name: {"weight", "active", "merged",
+        "xlora"}}``."""
+        return {n: {"weight": w, "active": w != 0.0, "merged": mg, "xlora": xl}
+                for n, w, mg, xl in self._handle.adapters()}
+
+    def active_adapters(self) -> dict[str, float]:
+        """The active set as ``{name: weight}``."""
+        return {n: w for n, w, mg, xl in self._handle.adapters() if w != 0.0}
+
+    def xlora_scalings(self) -> np.ndarray:
+        """The active X-LoRA adapter's scalings for the tokens of the last call, float32
+        ``[tokens, layers, adapters]``: the classifier's output after its softmax (with
+        temperature), before the per-layer top-k, as PEFT's ``get_latest_scalings()``. The
+        layer axis counts the LoRA-targeted modules in model order."""
+        return self._handle.xlora_scalings()
+
+    def xlora_scalings_range(self, start: int, stop: int) -> np.ndarray:
+        """Scalings of positions ``[start, stop)`` of the current sequence."""
+        return self._handle.xlora_scalings(int(start), int(stop))
+
+    def xlora_counters(self) -> dict[str, int]:
+        """``scaling_passes`` run since the X-LoRA adapter was attached, and
+        ``non_granular_steps`` (decode steps counted in this sequence)."""
+        return self._handle.xlora_counters()
+
+    def _adapters_for_call(self, adapters: AdapterSpec) -> "_ActiveSet":
+        return _ActiveSet(self, adapters)
 
     def __call__(self, token_ids: Union[Sequence[int], np.ndarray],
                  all_logits: bool = False) -> np.ndarray:
@@ -124,6 +253,68 @@ class Model:
                                     ("weight_bytes", "kv_bytes", "scratch_bytes")}
         return dict(self._info)
 
+    # ---- text ----
+
+    @property
+    def tokenizer(self) -> GGUFTokenizer | HFTokenizer:
+        """The model's tokenizer (GGUF metadata, or the folder's tokenizer.json), loaded on
+        first use. Raises :class:`GGUFError` naming what is missing when the model has none."""
+        self._handle  # raises once closed
+        if self._tok is None:
+            self._tok = open_tokenizer(self._path)
+        return self._tok
+
+    def tokenize(self, text: Text, add_special: bool = True,
+                 parse_special: bool = False) -> list[int]:
+        """Token ids of ``text`` (``str``, or ``bytes`` taken as UTF-8; invalid bytes are
+        handled as llama.cpp handles them).
+
+        Args:
+            add_special: add BOS/EOS as the model's metadata says (``add_bos_token``,
+                ``add_eos_token``), like llama.cpp's ``add_special``.
+            parse_special: turn the text of control tokens (``"<|im_start|>"``) into those
+                tokens, like llama-cpp-python's ``special=True``. User-defined tokens are always
+                recognized.
+        """
+        return self.tokenizer.tokenize(text, add_special, parse_special)
+
+    def detokenize(self, ids: Union[Sequence[int], np.ndarray], skip_special: bool = False) -> str:
+        """Text of token ids (invalid UTF-8 becomes U+FFFD). Control tokens are written as
+        their text unless ``skip_special``."""
+        return self.tokenizer.detokenize(ids, skip_special)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token's piece (may be part of a UTF-8 character: join pieces
+        before decoding when streaming)."""
+        return self.tokenizer.token_bytes(token_id)
+
+    @property
+    def bos_id(self) -> int | None:
+        """Beginning-of-sequence token id, or None."""
+        return self.tokenizer.bos_id
+
+    @property
+    def eos_id(self) -> int | None:
+        """End-of-sequence token id, or None."""
+        return self.tokenizer.eos_id
+
+    @property
+    def eog_ids(self) -> frozenset[int]:
+        """Ids that end generation (eos, eot, ``<|im_end|>``, ``<end_of_turn>``... as llama.cpp
+        marks them)."""
+        return self.tokenizer.eog_ids
+
+    @property
+    def vocab_size(self) -> int:
+        """Tokens in the tokenizer's vocabulary."""
+        return self.tokenizer.vocab_size
+
+    @property
+    def chat_template(self) -> str | None:
+        """The Jinja chat template (GGUF ``tokenizer.chat_template`` or tokenizer_config.json),
+        or None."""
+        return self.tokenizer.chat_template
+
     # ---- lifecycle ----
 
     @property
@@ -137,8 +328,10 @@ class Model:
         return self._h.closed
 
     def close(self) -> None:
-        """Free the weights mapping, the KV cache and the threads (idempotent)."""
+        """Free the weights mapping, the KV cache, the threads and the tokenizer (idempotent)."""
         self._h.close()
+        if self._tok is not None:
+            self._tok.close()
 
     def __enter__(self) -> "Model":
         return self

@@ -329,6 +329,13 @@ XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_round_i8(__m256 v) {
     return _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
 }
 
+// Same, rounding to nearest with ties to even (the activation quantizers).
+XT_INLINE XT_TARGET_AVX2 __m256 xt_x86_rint_i8(__m256 v) {
+    __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));  // NaN -> 0
+    return _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+}
+
 XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, int *sum) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
@@ -349,13 +356,14 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_q8_block(const float *x, float *d_out, i
         __m256 m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3));
         amax = xt_x86_hmax_ps(m);
     }
+    // Activation formula of ggml's x86 CPU backend (see q8.c): id = 127/amax, ties to even.
     float d = amax / 127.0f;
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     __m256 vid = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v0, vid)));
-    __m256i i1 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v1, vid)));
-    __m256i i2 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v2, vid)));
-    __m256i i3 = _mm256_cvttps_epi32(xt_x86_round_i8(_mm256_mul_ps(v3, vid)));
+    __m256i i0 = _mm256_cvttps_epi32(xt_x86_rint_i8(_mm256_mul_ps(v0, vid)));
+    __m256i i1 = _mm256_cvttps_epi32(xt_x86_rint_i8(_mm256_mul_ps(v1, vid)));
+    __m256i i2 = _mm256_cvttps_epi32(xt_x86_rint_i8(_mm256_mul_ps(v2, vid)));
+    __m256i i3 = _mm256_cvttps_epi32(xt_x86_rint_i8(_mm256_mul_ps(v3, vid)));
     __m256i q = xt_x86_low_bytes(i0, i1, i2, i3);
     if (sum) {
         // sum of the stored int8 codes
