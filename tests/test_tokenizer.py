@@ -299,3 +299,15 @@ def test_threads_share_a_model(pair: tuple[str, Any, xtral.Model]) -> None:
         back = list(ex.map(model.detokenize, got))
     assert got == want
     assert back == [model.detokenize(w) for w in want]
+
+
+def test_long_runs_of_special_text(pair: tuple[str, Any, xtral.Model]) -> None:
+    """Long runs of newlines, spaces and tabs match many of Gemma's run-length tokens at every
+    position (the per-token scan path); ids still equal llama.cpp's."""
+    _, ref, model = pair
+    texts = ["\n" * 5000 + "x" + " " * 3000 + "\t" * 1000 + "<b>  </s>\n\n<start_of_turn>",
+             ("<table>\n\n\n" + " " * 40) * 300 + "<eos>", "\t\n " * 2000]
+    for text in texts:
+        for flags in ((False, False), (True, True)):
+            assert model.tokenize(text, *flags) == ref.tokenize(text.encode(), add_bos=flags[0],
+                                                                special=flags[1])
