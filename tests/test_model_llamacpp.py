@@ -58,6 +58,25 @@ like 3.14159, 2.71828 and 1.41421 sprinkled in, plus some punctuation: (a), [b],
 N_TOKENS = 560
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _avx2_arithmetic():
+    """xtral reproduces llama.cpp's x86 AVX2 CPU arithmetic; pin xtral's kernels to that level
+    (on AVX-512 hosts it would otherwise pick its AVX-512 kernels) and require a llama.cpp
+    build of the same level (.ci/run installs llama-cpp-python with AVX2 flags)."""
+    from xtral import _core
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AVX2 = 1" in info and "AVX512 = 1" not in info, (
+        "the reference must be llama.cpp's AVX2 x86 build (install llama-cpp-python with "
+        'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"); got: '
+        + info)
+    assert "avx2" in _core.simd_levels(), "this CPU has no AVX2: no bit-exact path here"
+    before = _core.simd_level()
+    _core.set_simd("avx2")
+    yield
+    _core.set_simd(before)
+
+
 def _figures(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     def lsm(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float64)
