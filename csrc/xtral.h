@@ -422,7 +422,8 @@ xt_status xt_vocab_token_piece(const xt_vocab *v, int32_t id, bool special, cons
 xt_status xt_vocab_detokenize(xt_vocab *v, const int32_t *ids, int64_t n, bool remove_special,
                               bool unparse_special, const char **text, size_t *len);
 // The stored text of a token and its attributes (bit set of normal 4, control 8, user-defined
-// 16, byte 32, unknown 1, unused 2). Borrowed.
+// 16, byte 32, unknown 1, unused 2; 128 / 256: whitespace before / after the token's text is
+// dropped when it is parsed, as llama.cpp does for Phi-3). Borrowed.
 xt_status xt_vocab_token_text(const xt_vocab *v, int32_t id, const char **text, size_t *len,
                               uint32_t *attr);
 // Unicode properties of a code point as the pre-tokenizers see them: one general-category bit

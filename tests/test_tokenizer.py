@@ -277,3 +277,37 @@ def _hypothesis_models(*paths: Path) -> list[tuple[Any, xtral.Model]]:
             _HYP.append((llama_cpp.Llama(model_path=str(p), vocab_only=True, verbose=False),
                          xtral.Model.load(p, threads=1, n_ctx=16)))
     return _HYP
+
+
+def test_lone_surrogates_and_bytes_like(pair: tuple[str, Any, xtral.Model]) -> None:
+    """A str with lone surrogates goes in as their 3-byte forms, as llama.cpp decodes them;
+    bytearray and memoryview are bytes."""
+    _, ref, model = pair
+    text = "a\ud800b \udfff"
+    raw = text.encode("utf-8", "surrogatepass")
+    assert model.tokenize(text) == ref.tokenize(raw, add_bos=True, special=False)
+    assert model.tokenize(bytearray(raw)) == model.tokenize(memoryview(raw)) == model.tokenize(raw)
+
+
+def test_threads_share_a_model(pair: tuple[str, Any, xtral.Model]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    _, _, model = pair
+    texts = CORPUS[:400]
+    want = [model.tokenize(t) for t in texts]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(model.tokenize, texts))
+        back = list(ex.map(model.detokenize, got))
+    assert got == want
+    assert back == [model.detokenize(w) for w in want]
+
+
+def test_long_runs_of_special_text(pair: tuple[str, Any, xtral.Model]) -> None:
+    """Long runs of newlines, spaces and tabs match many of Gemma's run-length tokens at every
+    position (the per-token scan path); ids still equal llama.cpp's."""
+    _, ref, model = pair
+    texts = ["\n" * 5000 + "x" + " " * 3000 + "\t" * 1000 + "<b>  </s>\n\n<start_of_turn>",
+             ("<table>\n\n\n" + " " * 40) * 300 + "<eos>", "\t\n " * 2000]
+    for text in texts:
+        for flags in ((False, False), (True, True)):
+            assert model.tokenize(text, *flags) == ref.tokenize(text.encode(), add_bos=flags[0],
+                                                                special=flags[1])

@@ -29,7 +29,8 @@ static void gelu_table_init(void) {
     const float coef_a = 0.044715f;
     for (uint32_t i = 0; i < (1u << 16); i++) {
         const float x = xt_fp16_to_fp32((uint16_t)i);
-        const float v = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x)));
+        // 1 + a*x*x as the compiled peer contracts it: fma(a*x, x, 1).
+        const float v = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * fmaf(coef_a * x, x, 1.0f)));
         g_gelu_table[i] = xt_fp32_to_fp16(v);
     }
 }

@@ -54,6 +54,8 @@ typedef struct {
     size_t w_row_bytes;
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
+    xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
+    int64_t n_b4;
     int64_t rows_per_task;
 } task_ctx;
 
@@ -75,7 +77,8 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
                 s = xt_fp8_vec_dot_row(wrow, a->w_scales + (r / XT_FP8_BLOCK) * gc, a->n_in,
                                        a->type == XT_DTYPE_FP8_E5M2, a->x + k * a->n_in);
             } else {
-                s = t->vec_dot(a->n_in, wrow, act + (size_t)k * t->act_row_bytes);
+                xt_vec_dot_fn dot = k < t->n_b4 ? t->vec_dot_b4 : t->vec_dot;
+                s = dot(a->n_in, wrow, act + (size_t)k * t->act_row_bytes);
             }
             a->y[k * a->n_out + r] = s;
         }
@@ -122,6 +125,10 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
 
     const xt_quant_kernels *k = xt_quant_kernels_get();
     task_ctx t = {.a = a, .w_row_bytes = w_row, .vec_dot = fp8 ? NULL : k->vec_dot[a->type]};
+    if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
+        t.vec_dot_b4 = k->vec_dot_b4[a->type];
+        t.n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
+    }
     xt_dtype at = qt->vec_dot_type;
     if (fp8 || at == XT_DTYPE_F32) {
         t.act = a->x;

@@ -58,6 +58,12 @@ typedef enum {
 typedef struct {
     xt_simd_level level;
     xt_vec_dot_fn vec_dot[XT_DTYPE_COUNT];
+    // Optional: the dot for the tokens of a multi-token call that llama.cpp's x86 backend
+    // runs through a GEMM with another accumulation grouping (repacked or tiled K-quants):
+    // calls of >= b4_min_tokens tokens use it for tokens [0, n - n % b4_group). NULL: vec_dot.
+    xt_vec_dot_fn vec_dot_b4[XT_DTYPE_COUNT];
+    int b4_min_tokens[XT_DTYPE_COUNT];
+    int b4_group[XT_DTYPE_COUNT];
     xt_quant_act_fn quantize_act[XT_DTYPE_COUNT];  // for Q8_0, Q8_1, Q8_K (and F32 copy)
     xt_dequant_row_fn to_float[XT_DTYPE_COUNT];
 } xt_quant_kernels;

@@ -75,6 +75,9 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
+// isspace() in the C locale, as llama.cpp strips with it.
+static inline bool is_space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 static inline bool allowed(const xt_vocab *v, int32_t id, bool parse_special) {
     return parse_special || !(v->tokens[id].attr & (XT_ATTR_CONTROL | XT_ATTR_UNKNOWN));
 }
@@ -88,16 +91,48 @@ static xt_status push_frag(xt_buf *fbuf, int64_t *n, int64_t off, int64_t len, i
     return XT_OK;
 }
 
+// Takes the occurrence [pos, pos + len) of `tok`, and drops the whitespace its strip
+// attributes remove (up to the nearest byte already taken).
+static void take(const xt_vocab *v, int32_t *marks, const uint8_t *s, int64_t n, int64_t pos,
+                 uint32_t len, int32_t tok) {
+    marks[pos] = tok + 1;
+    for (uint32_t k = 1; k < len; k++) marks[pos + k] = -1;
+    uint32_t attr = v->tokens[tok].attr;
+    if (attr & XT_ATTR_LSTRIP) {
+        for (int64_t q = pos - 1; q >= 0 && marks[q] == 0 && is_space(s[q]); q--) marks[q] = -2;
+    }
+    if (attr & XT_ATTR_RSTRIP) {
+        for (int64_t q = pos + len; q < n && marks[q] == 0 && is_space(s[q]); q++) marks[q] = -2;
+    }
+}
+
+static bool all_free(const int32_t *marks, int64_t pos, uint32_t len) {
+    for (uint32_t k = 0; k < len; k++) {
+        if (marks[pos + k] != 0) return false;
+    }
+    return true;
+}
+
+// More occurrences than this per text byte (long runs of one character, each position matching
+// many run-length tokens) switch to one scan of the text per distinct token, which needs no
+// memory per occurrence.
+#define XT_MAX_OCCURRENCES_PER_BYTE 4
+
 xt_status xt_partition_special(xt_vocab *v, const char *text, int64_t n, bool parse_special,
                                xt_buf *fbuf, xt_fragment **frags, int64_t *n_frags) {
     const uint8_t *s = (const uint8_t *)text;
-    int64_t nc = 0;
+    int64_t nc = 0, limit = XT_MAX_OCCURRENCES_PER_BYTE * n + 4096;
+    bool per_token = false;
     cand *cs = v->cands.ptr;
-    for (int64_t p = 0; p < n; p++) {
+    for (int64_t p = 0; p < n && !per_token; p++) {
         int32_t node = v->trie_root[s[p]];
         for (int64_t d = 1; node >= 0; d++) {
             int32_t tok = v->trie[node].token;
             if (tok != XT_TOKEN_NULL && allowed(v, tok, parse_special)) {
+                if (nc == limit) {
+                    per_token = true;
+                    break;
+                }
                 if ((size_t)(nc + 1) * sizeof(cand) > v->cands.cap) {
                     XT_TRY(xt_buf_reserve(&v->cands, (size_t)(nc + 1) * sizeof(cand)));
                     cs = v->cands.ptr;
@@ -117,30 +152,70 @@ xt_status xt_partition_special(xt_vocab *v, const char *text, int64_t n, bool pa
         *n_frags = nf;
         return XT_OK;
     }
-    qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
-    // marks[p]: 0 raw, id + 1 where a taken token starts, -1 inside one.
+    // marks[p]: 0 raw, id + 1 where a taken token starts, -1 inside one, -2 dropped whitespace.
     XT_TRY(xt_buf_reserve(&v->marks, (size_t)n * sizeof(int32_t)));
     int32_t *marks = v->marks.ptr;
     memset(marks, 0, (size_t)n * sizeof(int32_t));
-    for (int64_t i = 0; i < nc; i++) {
-        const cand *c = &cs[i];
-        if (marks[c->pos] != 0 || marks[c->pos + c->len - 1] != 0) continue;
-        marks[c->pos] = c->token + 1;
-        for (uint32_t k = 1; k < c->len; k++) marks[c->pos + k] = -1;
+    if (!per_token) {
+        qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
+        for (int64_t i = 0; i < nc; i++) {
+            const cand *c = &cs[i];
+            if (marks[c->pos] != 0 || marks[c->pos + c->len - 1] != 0) continue;
+            // Dropped whitespace can be shorter than the token: then check every byte.
+            if (v->has_strip && !all_free(marks, c->pos, c->len)) continue;
+            take(v, marks, s, n, c->pos, c->len, c->token);
+        }
+    } else {
+        // The distinct tokens that occur (each once, by a flag per token id), in llama.cpp's
+        // order, then each one's occurrences left to right over the bytes still raw.
+        XT_TRY(xt_buf_reserve(&v->syms, (size_t)v->n_tokens));
+        XT_TRY(xt_buf_reserve(&v->cands, (size_t)v->n_special * sizeof(cand)));
+        cs = v->cands.ptr;
+        uint8_t *seen = v->syms.ptr;
+        memset(seen, 0, (size_t)v->n_tokens);
+        nc = 0;
+        for (int64_t p = 0; p < n; p++) {
+            int32_t node = v->trie_root[s[p]];
+            for (int64_t d = 1; node >= 0; d++) {
+                int32_t tok = v->trie[node].token;
+                if (tok != XT_TOKEN_NULL && !seen[tok] && allowed(v, tok, parse_special)) {
+                    seen[tok] = 1;
+                    cs[nc++] = (cand){0, (uint32_t)d, tok};  // at most n_special of them
+                }
+                if (p + d >= n) break;
+                int32_t c = v->trie[node].child;
+                while (c >= 0 && v->trie[c].byte != s[p + d]) c = v->trie[c].sibling;
+                node = c;
+            }
+        }
+        qsort(cs, (size_t)nc, sizeof *cs, cand_cmp);
+        for (int64_t i = 0; i < nc; i++) {
+            const xt_token *t = &v->tokens[cs[i].token];
+            for (int64_t p = 0; p + t->len <= n;) {
+                if (marks[p] == 0 && memcmp(s + p, t->text, t->len) == 0 &&
+                    all_free(marks, p, t->len)) {
+                    take(v, marks, s, n, p, t->len, cs[i].token);
+                    p += t->len;
+                } else {
+                    p++;
+                }
+            }
+        }
     }
-    int64_t raw_start = 0;
     for (int64_t p = 0; p < n;) {
         if (marks[p] > 0) {
-            if (p > raw_start) XT_TRY(push_frag(fbuf, &nf, raw_start, p - raw_start, XT_TOKEN_NULL));
             int32_t tok = marks[p] - 1;
             XT_TRY(push_frag(fbuf, &nf, p, v->tokens[tok].len, tok));
             p += v->tokens[tok].len;
-            raw_start = p;
+        } else if (marks[p] == 0) {
+            int64_t q = p;
+            while (q < n && marks[q] == 0) q++;
+            XT_TRY(push_frag(fbuf, &nf, p, q - p, XT_TOKEN_NULL));
+            p = q;
         } else {
             p++;
         }
     }
-    if (n > raw_start) XT_TRY(push_frag(fbuf, &nf, raw_start, n - raw_start, XT_TOKEN_NULL));
     *frags = fbuf->ptr;
     *n_frags = nf;
     return XT_OK;

@@ -23,6 +23,8 @@ enum {
     XT_ATTR_CONTROL = 1 << 3,
     XT_ATTR_USER_DEFINED = 1 << 4,
     XT_ATTR_BYTE = 1 << 5,
+    XT_ATTR_LSTRIP = 1 << 7,   // whitespace before the token's text is dropped
+    XT_ATTR_RSTRIP = 1 << 8,   // whitespace after it is dropped
 };
 #define XT_ATTR_SPECIAL (XT_ATTR_CONTROL | XT_ATTR_USER_DEFINED | XT_ATTR_UNKNOWN)
 
@@ -103,6 +105,7 @@ struct xt_vocab {
     int64_t n_trie;
     int32_t trie_root[256];
     int64_t n_special;
+    bool has_strip;            // some special token has LSTRIP or RSTRIP
 
     // scratch (reused by every call on this vocab; callers serialize calls)
     xt_buf out_ids, frags, text_buf, cpts, pieces_buf, syms, heap, cands, marks, detok;

@@ -454,6 +454,36 @@ static xt_status detect_special(xt_vocab *v) {
     return XT_OK;
 }
 
+// Attributes llama.cpp sets by model name (they are not in GGUF files): Phi-3 drops the
+// whitespace after its special tokens, ModernBERT the whitespace before [MASK].
+static xt_status name_attributes(xt_vocab *v, const xt_gguf *g) {
+    const char *s = "";
+    size_t n = 0;
+    bool found;
+    XT_TRY(get_str(g, "general.name", &s, &n, &found));
+    char name[256];
+    size_t m = n < sizeof name - 1 ? n : sizeof name - 1;
+    for (size_t i = 0; i < m; i++) name[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+    name[m] = 0;
+    if (strstr(name, "phi-3") || strstr(name, "phi3")) {
+        for (int64_t id = 0; id < v->n_tokens; id++) {
+            xt_token *t = &v->tokens[id];
+            if (t->attr & XT_ATTR_SPECIAL) t->attr |= XT_ATTR_RSTRIP;
+            if (tok_is(t, "</s>")) t->attr |= XT_ATTR_RSTRIP;
+            if (tok_is(t, "<unk>") || tok_is(t, "<s>") || tok_is(t, "<|endoftext|>")) {
+                t->attr &= ~(uint32_t)XT_ATTR_RSTRIP;
+            }
+        }
+    } else if (strstr(name, "modern-bert")) {
+        int32_t id = xt_vocab_find(v, "[MASK]", 6);
+        if (id != XT_TOKEN_NULL) v->tokens[id].attr |= XT_ATTR_LSTRIP;
+    }
+    for (int64_t id = 0; id < v->n_tokens; id++) {
+        if (v->tokens[id].attr & (XT_ATTR_LSTRIP | XT_ATTR_RSTRIP)) v->has_strip = true;
+    }
+    return XT_OK;
+}
+
 // ---- byte tables and pieces ----
 
 static int hexval(char c) {
@@ -547,6 +577,7 @@ static xt_status build_piece(const xt_vocab *v, const xt_token *t, xt_buf *b, si
 static xt_status build_pieces(xt_vocab *v) {
     xt_buf b = {0};
     size_t len = 0;
+    XT_TRY(xt_buf_reserve(&b, 1));  // never NULL, even when every piece is empty
     for (int64_t id = 0; id < v->n_tokens; id++) {
         xt_token *t = &v->tokens[id];
         size_t begin = len;
@@ -593,7 +624,8 @@ static xt_status load(xt_vocab *v, const xt_gguf *g) {
     XT_TRY(detect_special(v));
     build_byte_tables(v);
     XT_TRY(build_pieces(v));
-    return xt_vocab_build_trie(v);
+    XT_TRY(xt_vocab_build_trie(v));
+    return name_attributes(v, g);
 }
 
 xt_status xt_vocab_load_gguf(const xt_gguf *g, xt_vocab **out) {

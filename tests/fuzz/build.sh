@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# build.sh — builds the libFuzzer targets (GGUF, safetensors, JSON) against the C core (no
+# build.sh — builds the libFuzzer targets (GGUF, safetensors, JSON, tokenizer) against the C core (no
 # Python), and optionally runs them.
 #
-#   tests/fuzz/build.sh              build tests/fuzz/{gguf,safetensors,json}_fuzz
-#   tests/fuzz/build.sh run [SECS]   build, then fuzz for SECS seconds in all (default 60; a third
+#   tests/fuzz/build.sh              build tests/fuzz/{gguf,safetensors,json,vocab}_fuzz
+#   tests/fuzz/build.sh run [SECS]   build, then fuzz for SECS seconds in all (default 60; a quarter
 #                                    per target) starting from a copy of tests/fuzz/corpus/<target>;
 #                                    exits non-zero on a finding.
 #                                    New inputs go to a temporary directory (the committed corpus
 #                                    is left as is); crash-*/leak-*/timeout-* files land in
 #                                    tests/fuzz/out/ (GGUF: crash-*, replayed by
 #                                    tests/test_fuzz_corpus.py; the others: safetensors-crash-*,
-#                                    json-crash-*, replayed by tests/test_safetensors.py and
-#                                    tests/test_json.py).
+#                                    json-crash-*, vocab-crash-*, replayed by
+#                                    tests/test_safetensors.py, tests/test_json.py and
+#                                    tests/test_tokenizer_fuzz_corpus.py).
 #
 # Needs clang with the libFuzzer runtime (Debian/Ubuntu: apt-get install -y clang libclang-rt-14-dev).
 # Environment: CC (default clang).
@@ -52,17 +53,23 @@ for t in safetensors json; do
         exit 2
     fi
 done
+# The tokenizer reads its vocabulary through the GGUF reader.
+text_sources=(csrc/core/*.c csrc/gguf/*.c csrc/text/*.c)
+if ! "$cc" "${flags[@]}" tests/fuzz/vocab_fuzz.c "${text_sources[@]}" -pthread -lm -o "$here/vocab_fuzz"; then
+    echo "build.sh: build of vocab_fuzz failed" >&2
+    exit 2
+fi
 
 [ "${1:-}" = "run" ] || exit 0
 
 total="${2:-60}"
-seconds=$(( total / 3 > 0 ? total / 3 : 1 ))  # the three targets share the time
+seconds=$(( total / 4 > 0 ? total / 4 : 1 ))  # the four targets share the time
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$here/out"
 
 status=0
-for t in gguf safetensors json; do
+for t in gguf safetensors json vocab; do
     prefix="$here/out/"
     [ "$t" = gguf ] || prefix="$here/out/$t-"
     mkdir -p "$work/$t"

@@ -194,20 +194,36 @@ XT_INLINE XT_TARGET_AVX2 __m256i k4_scales_mins(const uint8_t *scales, const int
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), mdup);
 }
 
-XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const void *restrict a) {
+XT_INLINE XT_TARGET_AVX2 int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Q4_K follows llama.cpp's repacked x86 kernels per output: the integer sum of a whole
+// super-block (one-token path, gemv) or of each 64-element pair of sub-blocks (tokens in
+// groups of four, gemm) is converted to float and FMA-accumulated with d_w * d_a; the min
+// terms the same way into a second sum; the result is their difference.
+XT_INLINE XT_TARGET_AVX2 float q4_K_body(int64_t n, const void *restrict w,
+                                         const void *restrict a, bool per_pair) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    float acc = 0.0f, accm = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         xt_x86_prefetch2(x + i);
         xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
         __m256i sc;
         __m256i msum = k4_scales_mins(x[i].scales, y[i].bsums, &sc);
-        __m256i sumi = _mm256_setzero_si256();
+        const float d = xt_x86_h2f(x[i].d) * y[i].d;
+        const float dmin = xt_x86_h2f(x[i].dmin) * y[i].d;
         const uint8_t *q4 = x[i].qs;
         const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        int32_t mins[8];
+        _mm256_storeu_si256((__m256i *)mins, msum);
         for (int j = 0; j < 4; j++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(q4 + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4);
@@ -218,14 +234,28 @@ XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const vo
                 _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
             plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j)));
             phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, xt_x86_bcast16_ctl(2 * j + 1)));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+            if (per_pair) {
+                acc = fmaf((float)hsum_i32(_mm256_add_epi32(plo, phi)), d, acc);
+                accm = fmaf((float)(mins[2 * j] + mins[2 * j + 1]), dmin, accm);
+            } else {
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+            }
         }
-        float d = y[i].d * xt_x86_h2f(x[i].d);
-        float dmin = y[i].d * xt_x86_h2f(x[i].dmin);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(msum), accm);
+        if (!per_pair) {
+            acc = fmaf((float)hsum_i32(sumi), d, acc);
+            accm = fmaf((float)hsum_i32(msum), dmin, accm);
+        }
     }
-    return xt_x86_hsum_ps(acc) - xt_x86_hsum_ps(accm);
+    return acc - accm;
+}
+
+XT_TARGET_AVX2 static float dot_q4_K(int64_t n, const void *restrict w, const void *restrict a) {
+    return q4_K_body(n, w, a, false);
+}
+
+XT_TARGET_AVX2 static float dot_q4_K_b4(int64_t n, const void *restrict w,
+                                        const void *restrict a) {
+    return q4_K_body(n, w, a, true);
 }
 
 XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const void *restrict a) {
@@ -275,13 +305,17 @@ XT_INLINE XT_TARGET_AVX2 __m256i pair_ctl(int k) {
 }
 
 // Q6_K: sum sc * (q6 - 32) * y = sum sc * q6 * y - 32 * sum sc * bsums (exact identity).
-XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const void *restrict a) {
+// tiled: the per-output arithmetic of llama.cpp's tiled K-quant GEMM (calls of >= 8 tokens):
+// per super-block the exact integer sum S, then acc = fma(d_w * S, d_a, acc).
+XT_INLINE XT_TARGET_AVX2 float q6_K_body(int64_t n, const void *restrict w,
+                                         const void *restrict a, bool tiled) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m2 = _mm256_set1_epi8(0x30);
     __m256 acc = _mm256_setzero_ps();
+    float acc_t = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         xt_x86_prefetch2(x + i);
         xt_x86_prefetch2((const uint8_t *)(x + i) + 128);
@@ -318,10 +352,23 @@ XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const vo
             sumi = _mm256_add_epi32(
                 sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
+        if (tiled) {
+            acc_t = fmaf(xt_x86_h2f(x[i].d) * (float)hsum_i32(sumi), y[i].d, acc_t);
+            continue;
+        }
         float d = y[i].d * xt_x86_h2f(x[i].d);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return xt_x86_hsum_ps(acc);
+    return tiled ? acc_t : xt_x86_hsum_ps(acc);
+}
+
+XT_TARGET_AVX2 static float dot_q6_K(int64_t n, const void *restrict w, const void *restrict a) {
+    return q6_K_body(n, w, a, false);
+}
+
+XT_TARGET_AVX2 static float dot_q6_K_tiled(int64_t n, const void *restrict w,
+                                           const void *restrict a) {
+    return q6_K_body(n, w, a, true);
 }
 
 // Q2_K: d * sum sc_i * q * y - dmin * sum m_i * bsums_i.
@@ -504,6 +551,12 @@ void xt_quant_kernels_fill_avx2(xt_quant_kernels *k) {
     k->vec_dot[XT_DTYPE_Q2_K] = dot_q2_K;
     k->vec_dot[XT_DTYPE_Q3_K] = dot_q3_K;
     k->vec_dot[XT_DTYPE_Q4_K] = dot_q4_K;
+    k->vec_dot_b4[XT_DTYPE_Q4_K] = dot_q4_K_b4;  // repacked GEMM: tokens in fours
+    k->b4_min_tokens[XT_DTYPE_Q4_K] = 4;
+    k->b4_group[XT_DTYPE_Q4_K] = 4;
+    k->vec_dot_b4[XT_DTYPE_Q6_K] = dot_q6_K_tiled;  // tiled GEMM: every token of >= 8
+    k->b4_min_tokens[XT_DTYPE_Q6_K] = 8;
+    k->b4_group[XT_DTYPE_Q6_K] = 1;
     k->vec_dot[XT_DTYPE_Q5_K] = dot_q5_K;
     k->vec_dot[XT_DTYPE_Q6_K] = dot_q6_K;
     k->vec_dot[XT_DTYPE_IQ4_XS] = dot_iq4_xs;
