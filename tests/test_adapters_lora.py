@@ -7,6 +7,7 @@ F32 and F16 weights; per-call adapter selection."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -195,7 +196,17 @@ def test_quantized_base_matches_llama_cpp(smollm2_path: Path, tmp_path: Path) ->
     """On Q4_1 weights the LoRA applies unmerged (F16 low-rank matrices); llama.cpp with the
     same GGUF adapter is the reference. Merging names the tensor and its type."""
     import llama_cpp
+    from xtral import _core
     lora = write_random_lora(tmp_path / "q.gguf")
+    before = _core.simd_level()
+    _core.set_simd("avx2")  # llama.cpp's AVX2 arithmetic, as in test_model_llamacpp
+    try:
+        _quantized_vs_llama_cpp(smollm2_path, lora, llama_cpp)
+    finally:
+        _core.set_simd(before)
+
+
+def _quantized_vs_llama_cpp(smollm2_path: Path, lora: Path, llama_cpp: Any) -> None:
     tokens = list(range(100, 164))
     refs = []
     for kw in ({}, {"lora_path": str(lora)}):
