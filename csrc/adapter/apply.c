@@ -1,7 +1,7 @@
 // apply.c — the low-rank term after a targeted matmul, through the backend table:
 // u = x A^T (nt, R); u *= per-column coefficients (X-LoRA: times the token's scalings);
-// y += u B^T (an accumulate over rows of B^T). A and B hold every active adapter stacked, so any number of adapters costs two
-// matmuls per targeted weight. The base weights are untouched.
+// y += u B^T (an axpy over rows of B^T). A and B^T hold every active adapter stacked, so any
+// number of adapters costs two backend calls per targeted weight. Base weights are untouched.
 #include "adapter/lora_state.h"
 #include "core/status.h"
 

@@ -37,6 +37,7 @@ typedef struct {
     float dummy[XT_XLORA_MAX_EXPERTS];  // pass-1 scalings per expert after top-k handling
     bool dummy_zero;              // pass 1 equals the base model: skip the experts
     int64_t last_from, last_to;   // positions of the last call
+    int64_t valid;                // positions [0, valid) have scalings and pass-1 K/V
     int64_t scaling_passes;       // scaling passes run since attach
     int64_t ng_counter;           // non-granular: decode steps counted in this sequence
     bool ng_cached;               // non-granular: step k's scalings are in ng_raw/ng_proc
