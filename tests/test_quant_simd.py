@@ -172,3 +172,32 @@ def test_matmul_uses_simd_consistently(restore_simd, level: str) -> None:
         ref = _at("scalar", _core.matmul, w, t, n, x, 2)
         got = _at(level, _core.matmul, w, t, n, x, 2)
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * float(np.abs(ref).max() + 1))
+
+
+# Types with tile (gemm) kernels, plus Q4_1-shaped ones without: the blocked vec_dot path.
+TILE_TYPES = (Q4_0, Q4_1, Q5_0, Q8_0, IQ4_NL, Q4_K, Q6_K, Q5_1, Q5_K)  # K: grouped vec_dot
+
+
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+@pytest.mark.parametrize("t", TILE_TYPES, ids=lambda t: f"type{t}")
+def test_matmul_tiles_match_vec_dot(restore_simd, level: str, t: int) -> None:
+    """Every entry of a multi-token matmul (the tile kernels: several rows x several tokens,
+    edge tiles included) agrees with the scalar vec_dot of its row and token within
+    1e-6 * sum_i |w_i a_i|."""
+    at, blk, _, _ = LAYOUT[t]
+    rng = np.random.default_rng(500 + t)
+    n = 3 * blk if blk == 256 else 9 * blk
+    for rows, ntok, threads in ((13, 7, 1), (8, 9, 2), (3, 2, 1), (21, 5, 2)):
+        w = np.stack([_weights(t, n, rng)[i % 2] for i in range(rows)])
+        x = rng.standard_normal((ntok, n)).astype(np.float32)
+        x[ntok // 2] *= 1e-3
+        got = _at(level, _core.matmul, w, t, n, x, threads)
+        assert got.shape == (ntok, rows)
+        dw = [_decode(w[r], t, n) for r in range(rows)]
+        for c in range(ntok):
+            a = _act_row(at, x[c], "scalar")
+            da = _decode(a, at, n)
+            for r in range(rows):
+                ref = _at("scalar", _core.vec_dot_rows, w[r], t, a, n)
+                bound = 1e-6 * float(np.sum(np.abs(dw[r] * da))) + 1e-30
+                assert abs(got[c, r] - ref) <= bound, (level, t, rows, ntok, r, c, got[c, r], ref)

@@ -43,6 +43,10 @@ typedef struct {
     // y (n_tok, w->ne[1]) = x (n_tok, w->ne[0]) w^T
     xt_status (*matmul)(xt_backend *be, const xt_tensor *w, const float *x, int64_t n_tok,
                         float *y);
+    // y[i] = x w[i]^T for n (<= 4) weights read against the same x (q/k/v, gate/up): lets the
+    // backend prepare x once and run the products together.
+    xt_status (*matmul_n)(xt_backend *be, int n, const xt_tensor *const *w, const float *x,
+                          int64_t n_tok, float *const *y);
     // y (n, w->ne[0]) = rows ids[0..n) of w, decoded to f32 (ids already range-checked)
     xt_status (*get_rows)(xt_backend *be, const xt_tensor *w, const int32_t *ids, int64_t n,
                           float *y);

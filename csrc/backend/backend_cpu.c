@@ -147,6 +147,18 @@ static xt_status cpu_matmul(xt_backend *be, const xt_tensor *w, const float *x, 
     return xt_matmul_q(small ? c->mm_serial : c->mm, &a);
 }
 
+static xt_status cpu_matmul_n(xt_backend *be, int n, const xt_tensor *const *w, const float *x,
+                              int64_t n_tok, float *const *y) {
+    XT_RETURN_IF(n < 1 || n > XT_MATMUL_MAX_MULTI, XT_ERR_INVALID_ARG,
+                 "matmul_n: %d weights (1 to %d)", n, XT_MATMUL_MAX_MULTI);
+    xt_matmul_args a[XT_MATMUL_MAX_MULTI];
+    for (int i = 0; i < n; i++) {
+        a[i] = (xt_matmul_args){.w = w[i]->data, .type = w[i]->type, .n_out = w[i]->ne[1],
+                                .n_in = w[i]->ne[0], .x = x, .n_tok = n_tok, .y = y[i]};
+    }
+    return xt_matmul_q_multi(impl(be)->mm, a, n);
+}
+
 static xt_status cpu_get_rows(xt_backend *be, const xt_tensor *w, const int32_t *ids, int64_t n,
                               float *y) {
     xt_dequant_row_fn f = xt_quant_kernels_get()->to_float[w->type];
@@ -356,7 +368,7 @@ static xt_status cpu_softcap(xt_backend *be, float *y, float cap, int64_t n) {
 static const xt_backend_ops k_cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc, .free = cpu_free, .reserve = cpu_reserve, .supports = cpu_supports,
-    .matmul = cpu_matmul, .get_rows = cpu_get_rows, .rms_norm = cpu_rms_norm, .rope = cpu_rope,
+    .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .get_rows = cpu_get_rows, .rms_norm = cpu_rms_norm, .rope = cpu_rope,
     .glu = cpu_glu, .attention = cpu_attention, .kv_store = cpu_kv_store, .add = cpu_add,
     .add_bias = cpu_add_bias, .scale = cpu_scale, .softcap = cpu_softcap,
     .add_matmul_t = cpu_add_matmul_t,

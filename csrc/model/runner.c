@@ -40,9 +40,9 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int
         q = m->qkv;
         k = q + nt * m->q_dim;
         v = k + nt * m->k_dim;
-        XT_TRY(op->matmul(be, &L->wq, m->xn, nt, q));
-        XT_TRY(op->matmul(be, &L->wk, m->xn, nt, k));
-        XT_TRY(op->matmul(be, &L->wv, m->xn, nt, v));
+        const xt_tensor *w[3] = {&L->wq, &L->wk, &L->wv};
+        float *const out[3] = {q, k, v};
+        XT_TRY(op->matmul_n(be, 3, w, m->xn, nt, out));
         LORA(il, XT_LR_Q, m->xn, nt, q, pos0);
         LORA(il, XT_LR_K, m->xn, nt, k, pos0);
         LORA(il, XT_LR_V, m->xn, nt, v, pos0);
@@ -119,8 +119,9 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t il, float *x,
         u = m->ffn + F;
         in_stride = 2 * F;
     } else {
-        XT_TRY(op->matmul(be, &L->w_gate, m->xn, nt, m->ffn));
-        XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn + nt * F));
+        const xt_tensor *w[2] = {&L->w_gate, &L->w_up};
+        float *const out[2] = {m->ffn, m->ffn + nt * F};
+        XT_TRY(op->matmul_n(be, 2, w, m->xn, nt, out));
         LORA(il, XT_LR_GATE, m->xn, nt, m->ffn, pos0);
         LORA(il, XT_LR_UP, m->xn, nt, m->ffn + nt * F, pos0);
         g = m->ffn;

@@ -54,10 +54,43 @@ typedef struct {
     size_t w_row_bytes;
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
+    xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
     xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
     int64_t n_b4;
     int64_t rows_per_task;
 } task_ctx;
+
+// Cache blocking inside a task: weight rows in groups of about ROW_BLOCK_BYTES (they stay in
+// L2 while every token block passes over them), tokens in blocks of TOK_BLOCK; the tile
+// kernel then walks a few tokens at a time (kept in L1) against the group's rows.
+enum { ROW_BLOCK_BYTES = 96 * 1024, TOK_BLOCK = 64 };
+
+// The tile of dot products through vec_dot, for types without a gemm kernel; tokens (of the
+// whole call) below n_b4 take the grouped-by-four variant. `tok0`: the tile's first token.
+static void gemm_by_rows(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
+                         int64_t tok0, int64_t nc, float *y) {
+    const xt_matmul_args *a = t->a;
+    for (int64_t c = 0; c < nc; c++) {
+        xt_vec_dot_fn dot = tok0 + c < t->n_b4 ? t->vec_dot_b4 : t->vec_dot;
+        for (int64_t r = 0; r < nr; r++) {
+            y[c * a->n_out + r] = dot(a->n_in, w + (size_t)r * t->w_row_bytes,
+                                      act + (size_t)c * t->act_row_bytes);
+        }
+    }
+}
+
+static void fp8_rows(const task_ctx *t, int64_t r0, int64_t r1) {
+    const xt_matmul_args *a = t->a;
+    int64_t gc = xt_fp8_grid(a->n_in);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wrow = (const uint8_t *)a->w + (size_t)r * t->w_row_bytes;
+        for (int64_t k = 0; k < a->n_tok; k++) {
+            a->y[k * a->n_out + r] =
+                xt_fp8_vec_dot_row(wrow, a->w_scales + (r / XT_FP8_BLOCK) * gc, a->n_in,
+                                   a->type == XT_DTYPE_FP8_E5M2, a->x + k * a->n_in);
+        }
+    }
+}
 
 static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
     (void)n_tasks;
@@ -65,22 +98,24 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
     const xt_matmul_args *a = t->a;
     int64_t r0 = task * t->rows_per_task;
     int64_t r1 = r0 + t->rows_per_task < a->n_out ? r0 + t->rows_per_task : a->n_out;
-    const uint8_t *w = a->w;
-    const uint8_t *act = t->act;
-    bool fp8 = t->vec_dot == NULL;
-    int64_t gc = xt_fp8_grid(a->n_in);
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *wrow = w + (size_t)r * t->w_row_bytes;
-        for (int64_t k = 0; k < a->n_tok; k++) {
-            float s;
-            if (fp8) {
-                s = xt_fp8_vec_dot_row(wrow, a->w_scales + (r / XT_FP8_BLOCK) * gc, a->n_in,
-                                       a->type == XT_DTYPE_FP8_E5M2, a->x + k * a->n_in);
+    if (t->vec_dot == NULL) {
+        fp8_rows(t, r0, r1);
+        return;
+    }
+    int64_t rb = (int64_t)(ROW_BLOCK_BYTES / t->w_row_bytes);
+    rb = rb < 8 ? 8 : rb & ~(int64_t)7;
+    for (int64_t rr = r0; rr < r1; rr += rb) {
+        int64_t nr = r1 - rr < rb ? r1 - rr : rb;
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)rr * t->w_row_bytes;
+        for (int64_t tt = 0; tt < a->n_tok; tt += TOK_BLOCK) {
+            int64_t nc = a->n_tok - tt < TOK_BLOCK ? a->n_tok - tt : TOK_BLOCK;
+            const uint8_t *act = (const uint8_t *)t->act + (size_t)tt * t->act_row_bytes;
+            float *y = a->y + tt * a->n_out + rr;
+            if (t->gemm && nc > 1) {
+                t->gemm(a->n_in, w, t->w_row_bytes, nr, act, t->act_row_bytes, nc, y, a->n_out);
             } else {
-                xt_vec_dot_fn dot = k < t->n_b4 ? t->vec_dot_b4 : t->vec_dot;
-                s = dot(a->n_in, wrow, act + (size_t)k * t->act_row_bytes);
+                gemm_by_rows(t, w, nr, act, tt, nc, y);
             }
-            a->y[k * a->n_out + r] = s;
         }
     }
 }
@@ -105,7 +140,8 @@ static xt_status run(xt_matmul_ctx *ctx, xt_task_fn fn, void *arg, int64_t n) {
     return XT_OK;
 }
 
-xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
+// Checks one product's arguments; *w_row gets its weight row size.
+static xt_status check_args(const xt_matmul_args *a, size_t *w_row) {
     const xt_dtype_info *info = xt_dtype_get((uint32_t)a->type);
     const xt_quant_traits *qt = xt_quant_traits_get(a->type);
     XT_RETURN_IF(info == NULL || qt == NULL, XT_ERR_INVALID_ARG, "matmul: invalid type id %d",
@@ -117,40 +153,100 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
                  "matmul: %s weights need their block scales", info->name);
     XT_RETURN_IF(a->n_out < 0 || a->n_in < 0 || a->n_tok < 0, XT_ERR_INVALID_ARG,
                  "matmul: negative size");
-    size_t w_row;
-    XT_RETURN_IF(!xt_dtype_row_size((uint32_t)a->type, a->n_in, &w_row), XT_ERR_INVALID_ARG,
+    XT_RETURN_IF(!xt_dtype_row_size((uint32_t)a->type, a->n_in, w_row), XT_ERR_INVALID_ARG,
                  "matmul: row length %" PRId64 " is not a multiple of the %s block size %" PRId64,
                  a->n_in, info->name, info->block_size);
-    if (a->n_out == 0 || a->n_tok == 0) return XT_OK;
+    return XT_OK;
+}
+
+static bool is_fp8(xt_dtype t) { return t == XT_DTYPE_FP8_E4M3 || t == XT_DTYPE_FP8_E5M2; }
+
+// The activation format a product reads (F32 for FP8 and float weights: x itself).
+static xt_dtype act_type(const xt_matmul_args *a) {
+    return is_fp8(a->type) ? XT_DTYPE_F32 : xt_quant_traits_get(a->type)->vec_dot_type;
+}
+
+// Quantizes x (n_tok rows of n_in) to `at` into the context's scratch (or points at x).
+static xt_status prepare_act(xt_matmul_ctx *ctx, const xt_matmul_args *a, xt_dtype at,
+                             const void **act, size_t *act_row_bytes) {
+    if (at == XT_DTYPE_F32) {
+        *act = a->x;
+        *act_row_bytes = (size_t)a->n_in * sizeof(float);
+        return XT_OK;
+    }
+    const xt_quant_kernels *k = xt_quant_kernels_get();
+    size_t act_row;
+    XT_RETURN_IF(!xt_dtype_row_size((uint32_t)at, a->n_in, &act_row), XT_ERR_INVALID_ARG,
+                 "matmul: row length %" PRId64 " does not fit the %s activation blocks",
+                 a->n_in, xt_dtype_get((uint32_t)at)->name);
+    XT_RETURN_IF(k->quantize_act[at] == NULL, XT_ERR_UNSUPPORTED,
+                 "matmul: no quantizer for %s activations", xt_dtype_get((uint32_t)at)->name);
+    XT_RETURN_IF((uint64_t)a->n_tok > SIZE_MAX / act_row, XT_ERR_NOMEM, "matmul: too large");
+    XT_TRY(reserve(ctx, act_row * (size_t)a->n_tok));
+    act_ctx ac = {a->x, ctx->scratch, a->n_in, act_row, k->quantize_act[at]};
+    XT_TRY(run(ctx, act_task, &ac, a->n_tok));
+    *act = ctx->scratch;
+    *act_row_bytes = act_row;
+    return XT_OK;
+}
+
+// Several products in one pool run: tasks [first[s], first[s + 1]) belong to product s.
+typedef struct {
+    task_ctx seg[XT_MATMUL_MAX_MULTI];
+    int64_t first[XT_MATMUL_MAX_MULTI + 1];
+    int n;
+} multi_ctx;
+
+static void multi_task(int64_t task, int64_t n_tasks, void *p) {
+    const multi_ctx *m = p;
+    int s = 0;
+    while (task >= m->first[s + 1]) s++;
+    matmul_task(task - m->first[s], n_tasks, (void *)&m->seg[s]);
+}
+
+xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n) {
+    XT_RETURN_IF(n < 1 || n > XT_MATMUL_MAX_MULTI, XT_ERR_INVALID_ARG,
+                 "matmul: %d products in one call (1 to %d)", n, XT_MATMUL_MAX_MULTI);
+    size_t w_row[XT_MATMUL_MAX_MULTI];
+    bool shared = true;  // one activation format for all: quantize once, one pool run
+    for (int i = 0; i < n; i++) {
+        XT_TRY(check_args(&args[i], &w_row[i]));
+        shared = shared && args[i].x == args[0].x && args[i].n_in == args[0].n_in &&
+                 args[i].n_tok == args[0].n_tok && act_type(&args[i]) == act_type(&args[0]);
+    }
+    if (!shared) {
+        for (int i = 0; i < n; i++) XT_TRY(xt_matmul_q_multi(ctx, &args[i], 1));
+        return XT_OK;
+    }
+    if (args[0].n_tok == 0) return XT_OK;
+    const void *act = NULL;
+    size_t act_row = 0;
+    XT_TRY(prepare_act(ctx, &args[0], act_type(&args[0]), &act, &act_row));
 
     const xt_quant_kernels *k = xt_quant_kernels_get();
-    task_ctx t = {.a = a, .w_row_bytes = w_row, .vec_dot = fp8 ? NULL : k->vec_dot[a->type]};
-    if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
-        t.vec_dot_b4 = k->vec_dot_b4[a->type];
-        t.n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
-    }
-    xt_dtype at = qt->vec_dot_type;
-    if (fp8 || at == XT_DTYPE_F32) {
-        t.act = a->x;
-        t.act_row_bytes = (size_t)a->n_in * sizeof(float);
-    } else {
-        size_t act_row;
-        XT_RETURN_IF(!xt_dtype_row_size((uint32_t)at, a->n_in, &act_row), XT_ERR_INVALID_ARG,
-                     "matmul: row length %" PRId64 " does not fit the %s activation blocks",
-                     a->n_in, xt_dtype_get((uint32_t)at)->name);
-        XT_RETURN_IF(k->quantize_act[at] == NULL, XT_ERR_UNSUPPORTED,
-                     "matmul: no quantizer for %s activations", xt_dtype_get((uint32_t)at)->name);
-        XT_RETURN_IF((uint64_t)a->n_tok > SIZE_MAX / act_row, XT_ERR_NOMEM, "matmul: too large");
-        XT_TRY(reserve(ctx, act_row * (size_t)a->n_tok));
-        act_ctx ac = {a->x, ctx->scratch, a->n_in, act_row, k->quantize_act[at]};
-        XT_TRY(run(ctx, act_task, &ac, a->n_tok));
-        t.act = ctx->scratch;
-        t.act_row_bytes = act_row;
-    }
     int64_t n_threads = ctx->pool ? xt_threadpool_size(ctx->pool) : 1;
     int64_t want = n_threads * TASKS_PER_THREAD;
-    t.rows_per_task = (a->n_out + want - 1) / want;
-    if (t.rows_per_task < MIN_ROWS_PER_TASK) t.rows_per_task = MIN_ROWS_PER_TASK;
-    int64_t n_tasks = (a->n_out + t.rows_per_task - 1) / t.rows_per_task;
-    return run(ctx, matmul_task, &t, n_tasks);
+    multi_ctx m = {.n = n};
+    for (int i = 0; i < n; i++) {
+        const xt_matmul_args *a = &args[i];
+        bool fp8 = is_fp8(a->type);
+        task_ctx *t = &m.seg[i];
+        *t = (task_ctx){.a = a, .act = act, .w_row_bytes = w_row[i], .act_row_bytes = act_row,
+                        .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
+                        .gemm = fp8 ? NULL : k->gemm[a->type]};
+        if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
+            t->vec_dot_b4 = k->vec_dot_b4[a->type];
+            t->n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
+        }
+        t->rows_per_task = (a->n_out + want - 1) / want;
+        if (t->rows_per_task < MIN_ROWS_PER_TASK) t->rows_per_task = MIN_ROWS_PER_TASK;
+        t->rows_per_task = (t->rows_per_task + 7) & ~(int64_t)7;  // whole gemm tiles
+        m.first[i + 1] = m.first[i] + (a->n_out + t->rows_per_task - 1) / t->rows_per_task;
+    }
+    if (n == 1) return run(ctx, matmul_task, &m.seg[0], m.first[1]);
+    return run(ctx, multi_task, &m, m.first[n]);
+}
+
+xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {
+    return xt_matmul_q_multi(ctx, a, 1);
 }

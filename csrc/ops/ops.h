@@ -31,6 +31,11 @@ void xt_matmul_ctx_free(xt_matmul_ctx *ctx);  // accepts NULL
 // output rows are split across the pool. Scratch grows only when a call needs more.
 // Not reentrant on one context.
 xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *args);
+// Up to XT_MATMUL_MAX_MULTI products of the same activations (q/k/v, gate/up): quantized once
+// and run as one pool dispatch when their weight types share an activation format (else one
+// after another). Same results as separate xt_matmul_q calls.
+enum { XT_MATMUL_MAX_MULTI = 4 };
+xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n);
 
 // ---- model ops (norm.c, rope.c, act.c, attention.c) ----
 // Float kernels of the transformer runner. Each follows ggml's CPU arithmetic (order of

@@ -32,6 +32,13 @@ typedef void (*xt_quant_row_fn)(const float *restrict src, void *restrict dst, i
 typedef void (*xt_quant_act_fn)(const float *restrict src, void *restrict dst, int64_t n);
 // Dot product of one weight row (its type) with one activation row (its vec_dot_type).
 typedef float (*xt_vec_dot_fn)(int64_t n, const void *restrict w, const void *restrict a);
+// A tile of dot products: y[c * y_stride + r] = vec_dot(n, w + r * w_stride, a + c * a_stride)
+// for r < nr, c < nc. SIMD versions load each weight block once for several activation rows
+// and each activation block once for several weight rows (prefill); results differ from the
+// vec_dot ones only in float summation order.
+typedef void (*xt_gemm_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
+                           const void *restrict a, size_t a_stride, int64_t nc,
+                           float *restrict y, int64_t y_stride);
 
 // ---- the kernel columns of the dtype table (same row ids as core/dtype.c) ----
 typedef struct {
@@ -58,6 +65,7 @@ typedef enum {
 typedef struct {
     xt_simd_level level;
     xt_vec_dot_fn vec_dot[XT_DTYPE_COUNT];
+    xt_gemm_fn gemm[XT_DTYPE_COUNT];               // NULL: vec_dot per (row, token)
     // Optional: the dot for the tokens of a multi-token call that llama.cpp's x86 backend
     // runs through a GEMM with another accumulation grouping (repacked or tiled K-quants):
     // calls of >= b4_min_tokens tokens use it for tokens [0, n - n % b4_group). NULL: vec_dot.
@@ -79,6 +87,7 @@ const char *xt_simd_level_name(xt_simd_level level);
 // SIMD tables fill in what they accelerate (quant/arch/x86_*.c); defined empty elsewhere.
 void xt_quant_kernels_fill_avx2(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx512(xt_quant_kernels *k);
+void xt_quant_kernels_fill_avx2_gemm(xt_quant_kernels *k);  // x86_avx2_gemm.c: prefill tiles
 
 // Each family file fills its own rows of the kernel table (called once by quant_table.c).
 void xt_quant_register_float(xt_quant_traits *table);      // quant/float_types.c

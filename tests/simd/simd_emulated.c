@@ -12,6 +12,9 @@
 //   and extreme scales, against activations from the reference activation quantizer
 //   (Gaussian, small, +-max codes, constant, spikes); every block count residue the kernels
 //   unroll over (1..9 blocks, long rows with odd tails).
+// * gemm[t] (tile kernels) entry by entry against the reference vec_dot of that row and
+//   token, same bound, on tiles of 1..9 rows x 1..9 tokens (every edge tile) whose rows mix
+//   the weight modes and whose tokens mix the activation modes.
 // * quantize_act[t] byte for byte against the reference xt_quant_act_* on random rows and
 //   edge rows (NaN, +-Inf, zeros, -0, .5 ties, subnormals, FLT_MAX, f16 overflow).
 // Prints failures, then "N passed, M failed"; exits 1 when M > 0.
@@ -30,6 +33,7 @@
 void xt_test_fill_avx2(xt_quant_kernels *k);
 void xt_test_fill_avx512(xt_quant_kernels *k);
 void xt_test_fill_avx512_vnni(xt_quant_kernels *k);
+void xt_test_fill_avx2_gemm(xt_quant_kernels *k);
 
 enum { MAX_N = 129 * 32, MAX_ROW_BYTES = MAX_N * 4 + 64, MAX_PRINTED = 40 };
 
@@ -275,6 +279,59 @@ static void check_vec_dot(const level *lv, int t, uint8_t *w, uint8_t *a, float 
     }
 }
 
+// ---- gemm (tile kernels) ----
+
+enum { G_MAX_ROWS = 9, G_MAX_TOK = 9, G_N_BLOCKS_32 = 7, G_N_BLOCKS_256 = 2 };
+
+static void check_gemm(const level *lv, int t, float *x, float *fw, float *fa) {
+    const int at = g_ref[t].vec_dot_type;
+    const int64_t blk = block_size(t);
+    const int64_t n = blk * (blk == 32 ? G_N_BLOCKS_32 : G_N_BLOCKS_256);
+    const size_t wb = row_bytes(t, n), ab = row_bytes(at, n);
+    uint8_t *w = malloc(wb * G_MAX_ROWS), *a = malloc(ab * G_MAX_TOK);
+    float y[(G_MAX_ROWS + 2) * G_MAX_TOK];
+    if (w == NULL || a == NULL) {
+        check(0, "%s gemm %s: out of memory", lv->name, type_name(t));
+        free(w);
+        free(a);
+        return;
+    }
+    for (int rep = 0; rep < 3; rep++) {
+        int nw = 0;
+        for (int r = 0; r < G_MAX_ROWS; r++) {
+            while (!make_weights(t, (r + rep + nw) % W_COUNT, w + (size_t)r * wb, n, x)) nw++;
+        }
+        for (int c = 0; c < G_MAX_TOK; c++) {
+            make_act_floats((c + rep) % A_COUNT, x, n);
+            ref_act(at)(x, a + (size_t)c * ab, n);
+        }
+        for (int nr = 1; nr <= G_MAX_ROWS; nr++) {
+            for (int nc = 1; nc <= G_MAX_TOK; nc++) {
+                const int64_t ys = nr + 2;  // output rows wider than the tile
+                lv->k.gemm[t](n, w, wb, nr, a, ab, nc, y, ys);
+                for (int c = 0; c < nc; c++) {
+                    for (int r = 0; r < nr; r++) {
+                        const uint8_t *wr = w + (size_t)r * wb, *ac = a + (size_t)c * ab;
+                        float ref = g_ref[t].vec_dot(n, wr, ac);
+                        float got = y[c * ys + r];
+                        double mag = sum_abs_products(t, at, wr, ac, n, fw, fa);
+                        double err = fabs((double)got - (double)ref);
+                        int ok = isfinite(ref) ? (isfinite(got) && err <= 1e-6 * mag)
+                                               : memcmp(&got, &ref, sizeof got) == 0;
+                        check(ok,
+                              "%s gemm %s tile %dx%d entry (%d, %d) rep %d: simd %.9g ref %.9g "
+                              "|diff| %.3g > 1e-6 * sum|w a| = %.3g",
+                              lv->name, type_name(t), nr, nc, r, c, rep, (double)got,
+                              (double)ref, err, 1e-6 * mag);
+                    }
+                }
+            }
+        }
+    }
+    free(w);
+    free(a);
+}
+
 // ---- quantize_act ----
 
 enum { Q_GAUSS, Q_TIES, Q_NAN, Q_INF, Q_ZEROS, Q_TINY, Q_HUGE, Q_MIXED, Q_COUNT };
@@ -350,6 +407,7 @@ int main(void) {
     xt_test_fill_avx2(&levels[0].k);
     xt_test_fill_avx512(&levels[1].k);
     xt_test_fill_avx512_vnni(&levels[2].k);
+    for (int li = 0; li < 3; li++) xt_test_fill_avx2_gemm(&levels[li].k);  // as quant_table.c
 
     uint8_t *w = malloc(MAX_ROW_BYTES), *a = malloc(MAX_ROW_BYTES), *a2 = malloc(MAX_ROW_BYTES);
     float *x = malloc(MAX_N * sizeof(float));
@@ -360,12 +418,16 @@ int main(void) {
     }
     for (int li = 0; li < 3; li++) {
         const level *lv = &levels[li];
-        int n_dots = 0, n_acts = 0;
+        int n_dots = 0, n_acts = 0, n_gemms = 0;
         long failed_before = g_failed;
         for (int t = 0; t < XT_DTYPE_COUNT; t++) {
             if (lv->k.vec_dot[t] != NULL) {
                 check_vec_dot(lv, t, w, a, x, fw, fa);
                 n_dots++;
+            }
+            if (lv->k.gemm[t] != NULL) {
+                check_gemm(lv, t, x, fw, fa);
+                n_gemms++;
             }
             if (lv->k.quantize_act[t] != NULL) {
                 check_quantize_act(lv, t, x, a, a2);
@@ -374,8 +436,8 @@ int main(void) {
         }
         check(n_dots > 0 && n_acts > 0, "%s: empty table (%d vec_dot, %d quantize_act)",
               lv->name, n_dots, n_acts);
-        printf("%-12s %2d vec_dot types, %d quantize_act types: %s\n", lv->name, n_dots, n_acts,
-               g_failed == failed_before ? "ok" : "FAILED");
+        printf("%-12s %2d vec_dot types, %d gemm types, %d quantize_act types: %s\n", lv->name,
+               n_dots, n_gemms, n_acts, g_failed == failed_before ? "ok" : "FAILED");
     }
     free(w);
     free(a);

@@ -298,11 +298,6 @@ XT_TARGET_AVX2 static float dot_q5_K(int64_t n, const void *restrict w, const vo
     return xt_x86_hsum_ps(acc) - xt_x86_hsum_ps(accm);
 }
 
-// pshufb control: int16 lane 2k of the lower half to all of it, lane 2k+1 to the upper half
-// (pair16 of the two scales, taken from a vector that holds them in both halves).
-XT_INLINE XT_TARGET_AVX2 __m256i pair_ctl(int k) {
-    return _mm256_blend_epi32(xt_x86_bcast16_ctl(2 * k), xt_x86_bcast16_ctl(2 * k + 1), 0xF0);
-}
 
 // Q6_K: sum sc * (q6 - 32) * y = sum sc * q6 * y - 32 * sum sc * bsums (exact identity).
 // tiled: the per-output arithmetic of llama.cpp's tiled K-quant GEMM (calls of >= 8 tokens):
@@ -345,10 +340,10 @@ XT_INLINE XT_TARGET_AVX2 float q6_K_body(int64_t n, const void *restrict w,
             __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
             __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(q8 + 64)));
             __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(q8 + 96)));
-            p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(s, pair_ctl(0)));
-            p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(s, pair_ctl(1)));
-            p2 = _mm256_madd_epi16(p2, _mm256_shuffle_epi8(s, pair_ctl(2)));
-            p3 = _mm256_madd_epi16(p3, _mm256_shuffle_epi8(s, pair_ctl(3)));
+            p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(s, xt_x86_pair_ctl(0)));
+            p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(s, xt_x86_pair_ctl(1)));
+            p2 = _mm256_madd_epi16(p2, _mm256_shuffle_epi8(s, xt_x86_pair_ctl(2)));
+            p3 = _mm256_madd_epi16(p3, _mm256_shuffle_epi8(s, xt_x86_pair_ctl(3)));
             sumi = _mm256_add_epi32(
                 sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }

@@ -284,6 +284,12 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_bcast16_ctl(int k) {
     return _mm256_set1_epi16((short)((2 * k) | (2 * k + 1) << 8));
 }
 
+// pshufb control: int16 lane 2k of the lower half to all of it, lane 2k+1 to the upper half
+// (two Q6_K scales, taken from a vector that holds them in both halves).
+XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_pair_ctl(int k) {
+    return _mm256_blend_epi32(xt_x86_bcast16_ctl(2 * k), xt_x86_bcast16_ctl(2 * k + 1), 0xF0);
+}
+
 // Q4_K / Q5_K: 12 packed bytes -> sc[0..7] (6-bit scales) and m[0..7] (6-bit mins).
 static inline void xt_x86_k4_scales(const uint8_t *s, uint8_t *sc, uint8_t *m) {
     for (int j = 0; j < 4; j++) {
