@@ -62,7 +62,7 @@ def test_xlora_matches_peft(arch: str, name: str, base: str) -> None:
         steps_np = np.stack(steps)
         np.testing.assert_allclose(steps_np, z[f"{key}_step_logits"], rtol=0, atol=1e-4)
         np.testing.assert_allclose(steps_np, full[PROMPT - 1:], rtol=0, atol=1e-4)
-        np.testing.assert_allclose(m.xlora_scalings_range(0, len(seq)), z[f"{key}_scalings"],
+        np.testing.assert_allclose(m.xlora_scalings(whole_sequence=True), z[f"{key}_scalings"],
                                    rtol=0, atol=1e-5)
         # greedy decoding reproduces PEFT's generated tokens
         assert [int(s.argmax()) for s in steps_np[:-1]] == [int(t) for t in seq[PROMPT:]]

@@ -211,11 +211,17 @@ class Model:
         """The active set as ``{name: weight}``."""
         return {n: w for n, w, mg, xl in self._handle.adapters() if w != 0.0}
 
-    def xlora_scalings(self) -> np.ndarray:
-        """The active X-LoRA adapter's scalings for the tokens of the last call, float32
-        ``[tokens, layers, adapters]``: the classifier's output after its softmax (with
-        temperature), before the per-layer top-k, as PEFT's ``get_latest_scalings()``. The
-        layer axis counts the LoRA-targeted modules in model order."""
+    def xlora_scalings(self, whole_sequence: bool = False) -> np.ndarray:
+        """The active X-LoRA adapter's scalings, float32 ``[tokens, layers, adapters]``: the
+        classifier's output after its softmax (with temperature), before the per-layer top-k,
+        as PEFT's ``get_latest_scalings()``. The layer axis counts the LoRA-targeted modules in
+        model order.
+
+        By default the tokens of the last call; ``whole_sequence=True``: every position in the
+        cache (prompt and generated tokens), ready to plot. Scalings of every position are kept
+        anyway (no recording switch is needed)."""
+        if whole_sequence:
+            return self._handle.xlora_scalings(0, self.n_past)
         return self._handle.xlora_scalings()
 
     def xlora_scalings_range(self, start: int, stop: int) -> np.ndarray:
