@@ -33,5 +33,5 @@ xt_status xt_lora_apply(xt_model *m, int64_t il, xt_lora_role role, const float 
             for (int64_t j = 0; j < R; j++) u[t * R + j] *= sl->coef[j] * gsw * lam[sl->expert[j]];
         }
     }
-    return be->ops->add_matmul_t(be, y, u, sl->BT, sl->A.type, nt, R, out);
+    return be->ops->add_matmul_t(be, y, u, sl->BT, sl->bt_type, nt, R, out);
 }

@@ -10,6 +10,8 @@
 #include "adapter/lora_state.h"
 #include "core/status.h"
 #include "quant/fp16.h"
+#include "quant/quant.h"
+#include "core/dtype.h"
 
 // ---- the model's weights ----
 
@@ -194,36 +196,46 @@ static void free_slots(xt_lora_slot *slots, int64_t n) {
 
 typedef struct { const xt_lora_module *md; float coef; int32_t expert; } contrib;
 
-// Slots over quantized weights hold A and B^T in F16: the base's own rounding error is far
-// larger, and the low-rank term then reads half the bytes per token. Float bases keep F32.
+// Slots over quantized weights hold A in Q8_0 (an 8-bit dot with the 8-bit activations, as
+// the base's own matmuls) and B^T in F16: the base's rounding is far larger, and the low-rank
+// term then reads a quarter to a half of the bytes per token. Float bases keep F32.
 static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool half) {
     int64_t R = 0;
     for (int64_t i = 0; i < nc; i++) R += c[i].md->r;
     sl->R = R;
     if (R == 0) return XT_OK;
     const int64_t in = c[0].md->in, out = c[0].md->out;
+    const xt_dtype a_type = half && in % 32 == 0 ? XT_DTYPE_Q8_0 : XT_DTYPE_F32;
+    size_t a_row = (size_t)in * sizeof(float);
+    if (a_type == XT_DTYPE_Q8_0) xt_dtype_row_size((uint32_t)a_type, in, &a_row);
     sl->coef = malloc((size_t)R * sizeof(float));
     sl->expert = malloc((size_t)R * sizeof(int32_t));
     XT_RETURN_IF(sl->coef == NULL || sl->expert == NULL, XT_ERR_NOMEM, "out of memory");
     void *A = c[0].md->A, *BT = c[0].md->BT;
-    const size_t el = half ? sizeof(uint16_t) : sizeof(float);
+    const size_t bt_el = half ? sizeof(uint16_t) : sizeof(float);
     if (nc > 1 || half) {  // stack: A rows and B^T rows one contribution after another
         sl->owned = true;
-        A = malloc((size_t)(R * in) * el);
-        BT = malloc((size_t)(out * R) * el);
+        A = malloc((size_t)R * a_row);
+        BT = malloc((size_t)(out * R) * bt_el);
         sl->A.data = A;
         sl->BT = BT;
         XT_RETURN_IF(A == NULL || BT == NULL, XT_ERR_NOMEM, "out of memory");
     }
+    const xt_quant_traits *q8 = xt_quant_traits_get(XT_DTYPE_Q8_0);
     int64_t off = 0;
     for (int64_t i = 0; i < nc; i++) {
         const xt_lora_module *md = c[i].md;
+        if (a_type == XT_DTYPE_Q8_0) {
+            for (int64_t j = 0; j < md->r; j++) {
+                q8->from_float(md->A + j * in, (uint8_t *)A + (size_t)(off + j) * a_row, in, NULL);
+            }
+        } else if (nc > 1 || half) {
+            memcpy((float *)A + off * in, md->A, (size_t)(md->r * in) * sizeof(float));
+        }
         if (half) {
-            uint16_t *a16 = (uint16_t *)A + off * in, *b16 = (uint16_t *)BT + off * out;
-            for (int64_t j = 0; j < md->r * in; j++) a16[j] = xt_fp32_to_fp16(md->A[j]);
+            uint16_t *b16 = (uint16_t *)BT + off * out;
             for (int64_t j = 0; j < md->r * out; j++) b16[j] = xt_fp32_to_fp16(md->BT[j]);
         } else if (nc > 1) {
-            memcpy((float *)A + off * in, md->A, (size_t)(md->r * in) * sizeof(float));
             memcpy((float *)BT + off * out, md->BT, (size_t)(md->r * out) * sizeof(float));
         }
         for (int64_t j = 0; j < md->r; j++) {
@@ -234,8 +246,9 @@ static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool
     }
     int64_t ne_a[2] = {in, R};
     sl->BT = BT;
+    sl->bt_type = half ? XT_DTYPE_F16 : XT_DTYPE_F32;
     sl->out = out;
-    return xt_tensor_init(&sl->A, half ? XT_DTYPE_F16 : XT_DTYPE_F32, 2, ne_a, A);
+    return xt_tensor_init(&sl->A, a_type, 2, ne_a, A);
 }
 
 static const xt_lora_module *module_of(const xt_adapter *a, int64_t il, xt_lora_role role) {

@@ -9,8 +9,9 @@
 
 // One targeted matmul with the active adapters stacked: y += (x A^T * coef) B^T.
 typedef struct {
-    xt_tensor A;        // ne = [in, R]: the active adapters' A rows, stacked (F32 or F16)
-    void *BT;           // (R, out): the active adapters' B^T rows, stacked (A's type)
+    xt_tensor A;        // ne = [in, R]: the active adapters' A rows, stacked (F32 or Q8_0)
+    void *BT;           // (R, out): the active adapters' B^T rows, stacked (F32 or F16)
+    xt_dtype bt_type;
     int64_t out;
     float *coef;        // (R) weight * user scale * s per column (X-LoRA: user scale * s)
     int32_t *expert;    // (R) X-LoRA expert of each column; NULL for plain LoRA

@@ -146,7 +146,7 @@ xt_status xt_xlora_forward(xt_model *m, const int32_t *tokens, int64_t n, bool a
     const int64_t p0 = m->n_past, LN = x->n_layers * x->n_experts;
     const int64_t k = e->ad->xcfg.non_granular_index;
     // The scaling pass attends over its own cache: it must have seen the whole sequence.
-    XT_RETURN_IF(p0 != x->valid, XT_ERR_INVALID_ARG, "X-LoRA adapter '%s' was not active for "
+    XT_RETURN_IF(p0 > x->valid, XT_ERR_INVALID_ARG, "X-LoRA adapter '%s' was not active for "
                  "positions %" PRId64 "..%" PRId64 " of this sequence (its scaling-pass cache "
                  "lacks them): reset() and run the sequence with it active", e->name, x->valid,
                  p0 - 1);

@@ -71,7 +71,7 @@ class Model:
     Use :meth:`load`; close with :meth:`close` or a ``with`` block.
     """
 
-    __slots__ = ("_h", "_path", "_info", "_tok", "_cache", "_cache_key")
+    __slots__ = ("_h", "_path", "_info", "_tok", "_cache", "_cache_key", "_scal_range")
 
     def __init__(self, handle: Any, path: str) -> None:
         self._h = handle
@@ -80,6 +80,7 @@ class Model:
         self._cache: list[int] = []  # token ids in the KV cache, while len == n_past
         self._cache_key: tuple[Any, ...] = ()  # the adapter set those rows were run with
         self._tok: GGUFTokenizer | HFTokenizer | None = None
+        self._scal_range: tuple[int, int] | None = None  # record_scalings: a generation's rows
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
@@ -145,6 +146,7 @@ class Model:
             bad = int(lo) if lo < 0 else int(hi)
             raise ValueError(f"token id {bad} is out of range [0, {n_vocab})")
         ids32 = np.ascontiguousarray(ids, dtype=np.int32)
+        self._scal_range = None
         out = self._handle.forward(ids32, bool(all_logits))
         self._cache_append(ids32.tolist())
         return out
@@ -217,11 +219,14 @@ class Model:
         as PEFT's ``get_latest_scalings()``. The layer axis counts the LoRA-targeted modules in
         model order.
 
-        By default the tokens of the last call; ``whole_sequence=True``: every position in the
+        By default the tokens of the last call (a whole generation after
+        ``generate(..., record_scalings=True)``); ``whole_sequence=True``: every position in the
         cache (prompt and generated tokens), ready to plot. Scalings of every position are kept
         anyway (no recording switch is needed)."""
         if whole_sequence:
             return self._handle.xlora_scalings(0, self.n_past)
+        if self._scal_range is not None:
+            return self._handle.xlora_scalings(*self._scal_range)
         return self._handle.xlora_scalings()
 
     def xlora_scalings_range(self, start: int, stop: int) -> np.ndarray:
@@ -244,6 +249,7 @@ class Model:
         """Forget the KV cache (``n_past`` becomes 0)."""
         self._handle.reset()
         self._cache = []
+        self._scal_range = None
 
     @property
     def n_past(self) -> int:
@@ -373,7 +379,8 @@ class Model:
                  frequency_penalty: float | None = None, penalty_last_n: int | None = None,
                  logit_bias: Mapping[int, float] | None = None, seed: int | None = None,
                  stop: str | Sequence[str] | None = None, stream: bool = False,
-                 params: SamplingParams | None = None) -> Union[str, TextStream]:
+                 params: SamplingParams | None = None, adapters: AdapterSpec = None,
+                 record_scalings: bool = False) -> Union[str, TextStream]:
         """Continue ``prompt`` and return the generated text (or, with ``stream=True``, a
         :class:`~xtral.generate.TextStream` of text pieces).
 
@@ -389,6 +396,12 @@ class Model:
                 before the first one, which is never returned or streamed.
             stream: yield text pieces as they come (always whole characters).
             params: a :class:`~xtral.SamplingParams` to start from.
+            adapters: the active adapters for this call only (as :meth:`set_adapters`; the
+                previous set is restored afterwards). Not with ``stream=True`` (select them
+                with :meth:`set_adapters` first).
+            record_scalings: with an X-LoRA adapter active, :meth:`xlora_scalings` then
+                returns the scalings of the whole generation (prompt and generated tokens),
+                ``[tokens, layers, adapters]``, instead of the last step's.
 
         Generation ends at an end-of-generation token of the model (``eog_ids``; not part of
         the text), a stop string, ``max_tokens`` or the end of the context. It starts from the
@@ -403,21 +416,44 @@ class Model:
         stops = check_stop(stop)
         n_max = check_max_tokens(max_tokens)
         ids = prompt_ids(self, prompt)
-        ts = TextStream(self, ids, p, n_max, stops)
-        return ts if stream else ts.text()
+        if stream:
+            if adapters is not None or record_scalings:
+                raise ValueError("adapters= and record_scalings= need stream=False (with a "
+                                 "stream, select adapters with set_adapters first and read "
+                                 "xlora_scalings(whole_sequence=True) afterwards)")
+            return TextStream(self, ids, p, n_max, stops)
+        return self._run_generation(lambda: TextStream(self, ids, p, n_max, stops).text(),
+                                    adapters, record_scalings)
+
+    def _run_generation(self, run: Any, adapters: AdapterSpec, record_scalings: bool) -> Any:
+        """Runs a generation under a temporary adapter set; keeps the positions it ran when
+        record_scalings (X-LoRA: no cached prefix is reused, so they start at 0)."""
+        if adapters is not None:
+            with self._adapters_for_call(adapters):
+                return self._run_generation(run, None, record_scalings)
+        if record_scalings and not any(xl and w for _, w, _, xl in self._handle.adapters()):
+            raise ValueError("record_scalings=True needs an active X-LoRA adapter")
+        self._scal_range = None
+        out = run()
+        if record_scalings:
+            self._scal_range = (0, self.n_past)
+        return out
 
     def generate_tokens(self, prompt: Prompt, max_tokens: int | None = 256, *,
                         stop_tokens: Iterable[int] | None = None,
-                        params: SamplingParams | None = None, **sampling: Any) -> list[int]:
+                        params: SamplingParams | None = None, adapters: AdapterSpec = None,
+                        record_scalings: bool = False, **sampling: Any) -> list[int]:
         """The generated token ids (no text): as :meth:`generate`, ending at a token of
-        ``stop_tokens`` (default: the model's ``eog_ids``; ``()`` never stops early)."""
+        ``stop_tokens`` (default: the model's ``eog_ids``; ``()`` never stops early).
+        ``adapters`` and ``record_scalings`` as in :meth:`generate`."""
         p = sampling_params(params, **sampling)
         n_max = check_max_tokens(max_tokens)
         ids = prompt_ids(self, prompt)
         sampler = Sampler(self.n_vocab, p)
         stops = frozenset(self.eog_ids if stop_tokens is None else
                           (int(t) for t in stop_tokens))
-        return list(token_loop(self, ids, sampler, n_max, stops))
+        return self._run_generation(lambda: list(token_loop(self, ids, sampler, n_max, stops)),
+                                    adapters, record_scalings)
 
     def apply_chat_template(self, messages: Sequence[Mapping[str, Any]],
                             add_generation_prompt: bool = True,
