@@ -112,6 +112,20 @@ def test_gguf_lora_equals_peft_folder(base: str) -> None:
     np.testing.assert_allclose(got, folder, rtol=0, atol=1e-5)
 
 
+def test_gguf_lora_fixture_is_llama_cpp_layout() -> None:
+    """llama.cpp itself reads the committed GGUF adapter and gives PEFT's logits: the file is
+    in its layout (names, shapes, alpha, Q/K lora_b rows permuted like the base's)."""
+    import llama_cpp
+    z = expected("llama")
+    llm = llama_cpp.Llama(model_path=str(DATA / "models" / "llama" / "model.gguf"),
+                          lora_path=str(AD / "llama" / "lora_a.gguf"), n_ctx=64,
+                          logits_all=True, n_threads=2, verbose=False, type_k=0, type_v=0)
+    llm.eval([int(t) for t in z["tokens"]])
+    got = np.array(llm.scores[: len(z["tokens"])], dtype=np.float32)
+    llm.close()
+    np.testing.assert_allclose(got, z["lora_a"], rtol=0, atol=TOL)
+
+
 def f16_copy(src: Path, dst: Path) -> Path:
     """The GGUF with every 2-D weight stored as F16 (written by the gguf package)."""
     r = gguf.GGUFReader(src)
