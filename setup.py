@@ -71,6 +71,10 @@ C_SOURCES = [
     "csrc/model/load.c",
     "csrc/model/runner.c",
     "csrc/model/model.c",
+    "csrc/text/sample_rng.c",
+    "csrc/text/sample_filter.c",
+    "csrc/text/sample.c",
+    "csrc/text/generate.c",
     "csrc/adapter/adapter.c",
     "csrc/adapter/lora_load.c",
     "csrc/adapter/xlora_load.c",
@@ -96,6 +100,7 @@ C_SOURCES = [
     "csrc/python/py_model.c",
     "csrc/python/py_adapter.c",
     "csrc/python/py_safetensors.c",
+    "csrc/python/py_sampler.c",
     "csrc/python/py_vocab.c",
 ]
 HEADERS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / CSRC).rglob("*.h"))

@@ -84,28 +84,30 @@ def write_xlora(d: Path, experts: list[Path], info: dict) -> None:
         "base_model.internal_xlora_classifier.layers.0.bias": np.zeros(out)})
 
 
-def decode_tps(m: xtral.Model, prompt: np.ndarray, n: int, skip: int = 0) -> float:
-    """Tokens/s of n single-token steps after the prompt (and `skip` untimed steps)."""
+def decode_tps(m: xtral.Model, prompt: np.ndarray, steps: np.ndarray, skip: int = 0) -> float:
+    """Tokens/s of single-token steps after the prompt (and `skip` untimed steps). The step
+    tokens are fixed (not sampled), so every configuration does the same work."""
     m.reset()
-    logits = m.forward(prompt)
-    for _ in range(skip):
-        logits = m.forward([int(logits.argmax())])
+    m.forward(prompt)
+    for t in steps[:skip]:
+        m.forward([int(t)])
     t0 = time.perf_counter()
-    for _ in range(n):
-        logits = m.forward([int(logits.argmax())])
-    return n / (time.perf_counter() - t0)
+    for t in steps[skip:]:
+        m.forward([int(t)])
+    return (len(steps) - skip) / (time.perf_counter() - t0)
 
 
-def llama_cpp_tps(path: str, lora: str | None, prompt: np.ndarray, n: int, threads: int) -> float:
+def llama_cpp_tps(path: str, lora: str | None, prompt: np.ndarray, steps: np.ndarray,
+                  threads: int) -> float:
     import llama_cpp
     kw = {"lora_path": lora} if lora else {}
-    llm = llama_cpp.Llama(model_path=path, n_ctx=PROMPT + n + 8, n_threads=threads,
+    llm = llama_cpp.Llama(model_path=path, n_ctx=PROMPT + len(steps) + 8, n_threads=threads,
                           n_threads_batch=threads, verbose=False, **kw)
     llm.eval([int(t) for t in prompt])
     t0 = time.perf_counter()
-    for _ in range(n):
-        llm.eval([int(np.argmax(llm.scores[llm.n_tokens - 1]))])
-    tps = n / (time.perf_counter() - t0)
+    for t in steps:
+        llm.eval([int(t)])
+    tps = len(steps) / (time.perf_counter() - t0)
     llm.close()
     return tps
 
@@ -118,9 +120,12 @@ def main() -> None:
     ap.add_argument("--no-llama-cpp", action="store_true")
     args = ap.parse_args()
     path = xtral.default_model_path()
-    m = xtral.Model.load(path, threads=args.threads, n_ctx=PROMPT + args.decode + NG_INDEX + 8)
+    m = xtral.Model.load(path, threads=args.threads,
+                         n_ctx=PROMPT + args.decode + NG_INDEX + 8)
     info = m.info
-    prompt = np.random.default_rng(0).integers(10, 30000, PROMPT)
+    rng = np.random.default_rng(0)
+    prompt = rng.integers(10, 30000, PROMPT)
+    steps = rng.integers(10, 30000, args.decode)
     with tempfile.TemporaryDirectory() as tmp:
         loras = [Path(tmp) / f"lora{i}.gguf" for i in range(3)]
         for i, p in enumerate(loras):
@@ -137,12 +142,13 @@ def main() -> None:
         for r in range(args.rounds):
             for name, (active, skip) in configs.items():
                 m.set_adapters(active)
-                best[name] = max(best[name], decode_tps(m, prompt, args.decode, skip))
+                n = np.concatenate([steps[:skip], steps]) if skip else steps
+                best[name] = max(best[name], decode_tps(m, prompt, n, skip))
             if not args.no_llama_cpp:
                 peer["llama.cpp base"] = max(peer["llama.cpp base"], llama_cpp_tps(
-                    str(path), None, prompt, args.decode, args.threads))
+                    str(path), None, prompt, steps, args.threads))
                 peer["llama.cpp lora"] = max(peer["llama.cpp lora"], llama_cpp_tps(
-                    str(path), str(loras[0]), prompt, args.decode, args.threads))
+                    str(path), str(loras[0]), prompt, steps, args.threads))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in best.items()))
     targets = {"lora": 0.85, "xlora": 0.45, "xlora-ng": 0.8}
     print(f"\nSmolLM2-135M Q4_1, {args.threads} threads, rank {RANK} on all 7 linear layers x "

@@ -323,6 +323,74 @@ typedef struct {
 } xt_model_info;
 
 void xt_model_get_info(const xt_model *m, xt_model_info *out);
+// Keeps the first n tokens of the cache and forgets the rest (n_past = n), so a new prompt that
+// shares a prefix with the cached tokens only runs its suffix. XT_ERR_INVALID_ARG unless
+// 0 <= n <= n_past. n = 0 is xt_model_reset. An active X-LoRA adapter keeps per-sequence
+// state that a partial truncation does not rewind: reset instead.
+xt_status xt_model_truncate(xt_model *m, int64_t n);
+
+// ---- sampling ----
+// A sampler turns a row of logits into a token id. Steps, in llama.cpp's order:
+//   logit bias -> repetition/presence/frequency penalties over the last penalty_last_n accepted
+//   tokens -> top-k -> top-p -> min-p -> temperature -> a draw from the softmax of what is left.
+// temperature 0 is greedy (argmax after bias and penalties; the filters cannot change it).
+// The sampler owns every buffer it needs (sized at creation): sampling allocates nothing.
+// The random stream (xoshiro256**, seeded through splitmix64) depends only on the seed and on
+// the sequence of calls, never on threads or the C library.
+//
+// Usage:
+//     xt_sampler_params sp;
+//     xt_sampler_params_default(&sp);
+//     sp.temperature = 0.7f; sp.top_p = 0.9f; sp.seed = 42;
+//     xt_sampler *s = NULL;
+//     if (xt_sampler_new(n_vocab, &sp, &s) != XT_OK) { ... xt_last_error() ... }
+//     xt_sampler_accept(s, prompt, n_prompt);            // penalty history
+//     int32_t next;
+//     xt_generate_step(model, s, prompt, n_prompt, &next); // forward, sample, accept
+//     while (...) xt_generate_step(model, s, &next, 1, &next);
+//     xt_sampler_free(s);
+typedef struct xt_sampler xt_sampler;
+
+typedef struct {
+    float temperature;        // >= 0; 0: greedy
+    int32_t top_k;            // >= 0; 0: off
+    float top_p;              // (0, 1]; 1: off
+    float min_p;              // [0, 1]; 0: off. Keeps p >= min_p * p_max
+    float repeat_penalty;     // > 0; 1: off. Divides positive logits, multiplies negative ones
+    float presence_penalty;   // subtracted once from a token seen in the window; 0: off
+    float frequency_penalty;  // subtracted once per occurrence in the window; 0: off
+    int32_t penalty_last_n;   // >= 0: window of accepted tokens the penalties look at; 0: off
+    uint64_t seed;
+} xt_sampler_params;
+
+// Limits: penalty windows and bias lists are bounded so a bad value cannot ask for gigabytes.
+#define XT_SAMPLER_MAX_WINDOW (1 << 22)
+
+void xt_sampler_params_default(xt_sampler_params *p);  // llama.cpp's defaults, seed 0
+// XT_ERR_INVALID_ARG (naming the field) for a value outside its range. Caller frees.
+xt_status xt_sampler_new(int64_t n_vocab, const xt_sampler_params *p, xt_sampler **out);
+void xt_sampler_free(xt_sampler *s);  // accepts NULL
+int64_t xt_sampler_n_vocab(const xt_sampler *s);
+// Replaces the logit bias: bias[i] is added to the logit of ids[i] (-INFINITY bans a token).
+// n = 0 clears it. Ids must be in [0, n_vocab); a repeated id adds up.
+xt_status xt_sampler_set_bias(xt_sampler *s, const int32_t *ids, const float *bias, int64_t n);
+// Forgets the penalty history and restarts the random stream from `seed`.
+void xt_sampler_reset(xt_sampler *s, uint64_t seed);
+// Appends tokens to the penalty history (only the last penalty_last_n count).
+xt_status xt_sampler_accept(xt_sampler *s, const int32_t *tokens, int64_t n);
+// Draws a token from `logits` (n_vocab floats, borrowed, not modified). Does not accept it.
+xt_status xt_sampler_sample(xt_sampler *s, const float *logits, int32_t *out);
+// The distribution sample() draws from: probs (n_vocab) gets each token's probability (0 for
+// the tokens the filters removed). Greedy gives a one-hot row. Uses no randomness.
+xt_status xt_sampler_probs(xt_sampler *s, const float *logits, float *probs);
+
+// One decode step: runs `tokens` (n >= 1) through the model after its cache, samples the next
+// token from the last position's logits (into the sampler's own buffer), appends it to the
+// sampler's penalty history and returns it. The tokens themselves are not accepted (the caller
+// accepts the prompt once; each sampled token is accepted here). On failure the cache is as
+// it was.
+xt_status xt_generate_step(xt_model *m, xt_sampler *s, const int32_t *tokens, int64_t n,
+                           int32_t *out);
 
 // ---- adapters ----
 // LoRA adapters (a PEFT folder: adapter_config.json + adapter_model.safetensors, or a llama.cpp

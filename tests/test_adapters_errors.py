@@ -166,3 +166,20 @@ def test_xlora_must_be_alone_and_cannot_merge() -> None:
         m.reset()
         got = m.forward(z["xlora_d1_seq"], all_logits=True)
         np.testing.assert_allclose(got, z["xlora_d1_logits"], rtol=0, atol=1e-4)
+
+
+def test_xlora_activated_mid_sequence() -> None:
+    """The scaling pass needs its own K/V of every earlier position: switching X-LoRA on in
+    the middle of a sequence is an error, not a silently wrong answer."""
+    z = dict(np.load(AD / "llama" / "expected.npz"))
+    seq = z["xlora_d1_seq"]
+    with load("llama") as m:
+        m.add_adapter(xtral.Adapter.load_xlora(AD / "llama" / "xlora_d1"), name="x")
+        m.forward(seq[:8], adapters=[])
+        with pytest.raises(ValueError, match=r"'x' was not active for positions 0\.\.7"):
+            m.forward(seq[8:9])
+        assert m.n_past == 8
+        m.reset()
+        m.forward(seq[:8])
+        got = m.forward(seq[8:9])
+        np.testing.assert_allclose(got, z["xlora_d1_step_logits"][1], rtol=0, atol=1e-4)

@@ -62,7 +62,7 @@ def test_xlora_matches_peft(arch: str, name: str, base: str) -> None:
         steps_np = np.stack(steps)
         np.testing.assert_allclose(steps_np, z[f"{key}_step_logits"], rtol=0, atol=1e-4)
         np.testing.assert_allclose(steps_np, full[PROMPT - 1:], rtol=0, atol=1e-4)
-        np.testing.assert_allclose(m.xlora_scalings_range(0, len(seq)), z[f"{key}_scalings"],
+        np.testing.assert_allclose(m.xlora_scalings(whole_sequence=True), z[f"{key}_scalings"],
                                    rtol=0, atol=1e-5)
         # greedy decoding reproduces PEFT's generated tokens
         assert [int(s.argmax()) for s in steps_np[:-1]] == [int(t) for t in seq[PROMPT:]]
@@ -126,3 +126,24 @@ def test_non_granular_mode(k: int) -> None:
         m.forward(seq[:PROMPT])
         m.forward([int(seq[PROMPT])])
         assert m.xlora_counters()["non_granular_steps"] == 1
+
+
+def test_generate_with_xlora_matches_peft_and_records_scalings() -> None:
+    """Greedy generation through two KV caches reproduces PEFT's 32 greedy tokens; with
+    record_scalings the whole generation's scalings are kept; adapters= is per call."""
+    z = expected("llama")
+    seq = z["xlora_d1_pass_seq"]
+    with load("llama", "model.gguf") as m:
+        m.add_adapter(xtral.Adapter.load_xlora(AD / "llama" / "xlora_d1_pass"), name="x")
+        m.set_adapters([])
+        toks = m.generate_tokens([int(t) for t in seq[:PROMPT]], max_tokens=len(seq) - PROMPT,
+                                 stop_tokens=(), temperature=0.0, adapters="x",
+                                 record_scalings=True)
+        assert toks == [int(t) for t in seq[PROMPT:]]
+        assert m.active_adapters() == {}  # restored
+        m.set_adapters("x")
+        scal = m.xlora_scalings()       # kept for the whole generation (the last token is
+        assert scal.shape[0] == len(seq) - 1  # sampled, never fed)
+        np.testing.assert_allclose(scal, z["xlora_d1_pass_scalings"][:-1], rtol=0, atol=1e-5)
+        with pytest.raises(ValueError, match="record_scalings=True needs an active X-LoRA"):
+            m.generate_tokens([1, 2, 3], max_tokens=2, adapters=[], record_scalings=True)

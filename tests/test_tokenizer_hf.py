@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import gguf
 import llama_cpp
 import pytest
 
@@ -22,13 +21,11 @@ FIXTURE = Path(__file__).parent / "data" / "models" / "llama" / "hf"
 def hf_folder(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Path:
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    fields = gguf.GGUFReader(smollm2_path).fields
-    f = fields["tokenizer.ggml.tokens"]
-    tokens = [bytes(f.parts[i]).decode("utf-8") for i in f.data]
-    f = fields["tokenizer.ggml.token_type"]
-    types = [int(f.parts[i][0]) for i in f.data]
-    f = fields["tokenizer.ggml.merges"]
-    merges = [tuple(bytes(f.parts[i]).decode("utf-8").split(" ", 1)) for i in f.data]
+    with xtral.GGUFFile(smollm2_path) as f:
+        md = f.metadata
+    tokens = list(md["tokenizer.ggml.tokens"])
+    types = [int(t) for t in md["tokenizer.ggml.token_type"]]
+    merges = [tuple(m.split(" ", 1)) for m in md["tokenizer.ggml.merges"]]
     tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges))
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Digits(individual_digits=True),
@@ -40,7 +37,7 @@ def hf_folder(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> P
     for src in FIXTURE.iterdir():
         (d / src.name).write_bytes(src.read_bytes())
     tok.save(str(d / "tokenizer.json"))
-    template = fields["tokenizer.chat_template"].contents()
+    template = md["tokenizer.chat_template"]
     (d / "tokenizer_config.json").write_text(json.dumps(
         {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "chat_template": template}))
     return d

@@ -60,6 +60,7 @@ void xt_adapter_free(xt_adapter *a) {
     for (int64_t i = 0; i < a->n_mods; i++) {
         free(a->mods[i].A);
         free(a->mods[i].B);
+        free(a->mods[i].BT);
     }
     free(a->mods);
     for (int64_t i = 0; i < a->n_experts; i++) xt_adapter_free(a->experts[i]);

@@ -26,7 +26,8 @@ typedef struct {
     xt_lora_role role;
     int64_t in, out, r;
     float *A;            // (r, in) row-major
-    float *B;            // (out, r) row-major
+    float *B;            // (out, r) row-major (as loaded; NULL in a model's attached copy)
+    float *BT;           // (r, out) row-major: B transposed (attached copies only)
     float scale;         // alpha/r, alpha/sqrt(r) (rsLoRA), with alpha_pattern applied
     char name[112];      // the file's name for the module (messages)
 } xt_lora_module;

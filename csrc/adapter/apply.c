@@ -1,7 +1,7 @@
 // apply.c — the low-rank term after a targeted matmul, through the backend table:
 // u = x A^T (nt, R); u *= per-column coefficients (X-LoRA: times the token's scalings);
-// y += u B^T. A and B hold every active adapter stacked, so any number of adapters costs two
-// matmuls per targeted weight. The base weights are untouched.
+// y += u B^T (an axpy over rows of B^T). A and B^T hold every active adapter stacked, so any
+// number of adapters costs two backend calls per targeted weight. Base weights are untouched.
 #include "adapter/lora_state.h"
 #include "core/status.h"
 
@@ -14,7 +14,7 @@ xt_status xt_lora_apply(xt_model *m, int64_t il, xt_lora_role role, const float 
     const xt_lora_slot *sl = &s->slots[il * XT_LR_COUNT + role];
     if (sl->R == 0) return XT_OK;
     xt_backend *be = m->be;
-    const int64_t R = sl->R, out = sl->B.ne[1];
+    const int64_t R = sl->R, out = sl->out;
     float *u = s->u;
     XT_TRY(be->ops->matmul(be, &sl->A, x, nt, u));
     if (s->mode == XT_LMODE_PLAIN) {
@@ -33,6 +33,5 @@ xt_status xt_lora_apply(xt_model *m, int64_t il, xt_lora_role role, const float 
             for (int64_t j = 0; j < R; j++) u[t * R + j] *= sl->coef[j] * gsw * lam[sl->expert[j]];
         }
     }
-    XT_TRY(be->ops->matmul(be, &sl->B, u, nt, s->t));
-    return be->ops->add(be, y, s->t, nt * out);
+    return be->ops->add_matmul_t(be, y, u, sl->BT, sl->bt_type, nt, R, out);
 }

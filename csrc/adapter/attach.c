@@ -10,6 +10,8 @@
 #include "adapter/lora_state.h"
 #include "core/status.h"
 #include "quant/fp16.h"
+#include "quant/quant.h"
+#include "core/dtype.h"
 
 // ---- the model's weights ----
 
@@ -110,8 +112,9 @@ static xt_status copy_lora(xt_model *m, const xt_adapter *src, xt_adapter *dst) 
         *d = *s;
         d->A = malloc((size_t)(s->r * s->in) * sizeof(float));
         d->B = malloc((size_t)(s->out * s->r) * sizeof(float));
+        d->BT = malloc((size_t)(s->out * s->r) * sizeof(float));
         dst->n_mods = i + 1;
-        XT_RETURN_IF(d->A == NULL || d->B == NULL, XT_ERR_NOMEM, "out of memory");
+        XT_RETURN_IF(d->A == NULL || d->B == NULL || d->BT == NULL, XT_ERR_NOMEM, "out of memory");
         memcpy(d->A, s->A, (size_t)(s->r * s->in) * sizeof(float));
         memcpy(d->B, s->B, (size_t)(s->out * s->r) * sizeof(float));
         if (base_gguf_rows != ad_gguf_rows && m->hp.n_rot > 0 &&
@@ -119,6 +122,12 @@ static xt_status copy_lora(xt_model *m, const xt_adapter *src, xt_adapter *dst) 
             int64_t heads = s->role == XT_LR_Q ? m->hp.n_head : m->hp.n_head_kv;
             permute_rows(d->B, s->out, s->r, heads, !base_gguf_rows);
         }
+        // The low-rank output is y += u B^T = sum_j u_j * (row j of B^T): keep B^T.
+        for (int64_t o = 0; o < s->out; o++) {
+            for (int64_t j = 0; j < s->r; j++) d->BT[j * s->out + o] = d->B[o * s->r + j];
+        }
+        free(d->B);
+        d->B = NULL;
     }
     return XT_OK;
 }
@@ -177,7 +186,7 @@ static void free_slots(xt_lora_slot *slots, int64_t n) {
     for (int64_t i = 0; slots && i < n; i++) {
         if (slots[i].owned) {
             free(slots[i].A.data);
-            free(slots[i].B.data);
+            free(slots[i].BT);
         }
         free(slots[i].coef);
         free(slots[i].expert);
@@ -187,32 +196,47 @@ static void free_slots(xt_lora_slot *slots, int64_t n) {
 
 typedef struct { const xt_lora_module *md; float coef; int32_t expert; } contrib;
 
-static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc) {
+// Slots over quantized weights hold A in Q8_0 (an 8-bit dot with the 8-bit activations, as
+// the base's own matmuls) and B^T in F16: the base's rounding is far larger, and the low-rank
+// term then reads a quarter to a half of the bytes per token. Float bases keep F32.
+static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool half) {
     int64_t R = 0;
     for (int64_t i = 0; i < nc; i++) R += c[i].md->r;
     sl->R = R;
     if (R == 0) return XT_OK;
     const int64_t in = c[0].md->in, out = c[0].md->out;
+    const xt_dtype a_type = half && in % 32 == 0 ? XT_DTYPE_Q8_0 : XT_DTYPE_F32;
+    size_t a_row = (size_t)in * sizeof(float);
+    if (a_type == XT_DTYPE_Q8_0) xt_dtype_row_size((uint32_t)a_type, in, &a_row);
     sl->coef = malloc((size_t)R * sizeof(float));
     sl->expert = malloc((size_t)R * sizeof(int32_t));
     XT_RETURN_IF(sl->coef == NULL || sl->expert == NULL, XT_ERR_NOMEM, "out of memory");
-    float *A = c[0].md->A, *B = c[0].md->B;
-    if (nc > 1) {  // stack: A rows one after another, B columns side by side
+    void *A = c[0].md->A, *BT = c[0].md->BT;
+    const size_t bt_el = half ? sizeof(uint16_t) : sizeof(float);
+    if (nc > 1 || half) {  // stack: A rows and B^T rows one contribution after another
         sl->owned = true;
-        A = malloc((size_t)(R * in) * sizeof(float));
-        B = malloc((size_t)(out * R) * sizeof(float));
+        A = malloc((size_t)R * a_row);
+        BT = malloc((size_t)(out * R) * bt_el);
         sl->A.data = A;
-        sl->B.data = B;
-        XT_RETURN_IF(A == NULL || B == NULL, XT_ERR_NOMEM, "out of memory");
+        sl->BT = BT;
+        XT_RETURN_IF(A == NULL || BT == NULL, XT_ERR_NOMEM, "out of memory");
     }
+    const xt_quant_traits *q8 = xt_quant_traits_get(XT_DTYPE_Q8_0);
     int64_t off = 0;
     for (int64_t i = 0; i < nc; i++) {
         const xt_lora_module *md = c[i].md;
-        if (nc > 1) {
-            memcpy(A + off * in, md->A, (size_t)(md->r * in) * sizeof(float));
-            for (int64_t o = 0; o < out; o++) {
-                memcpy(B + o * R + off, md->B + o * md->r, (size_t)md->r * sizeof(float));
+        if (a_type == XT_DTYPE_Q8_0) {
+            for (int64_t j = 0; j < md->r; j++) {
+                q8->from_float(md->A + j * in, (uint8_t *)A + (size_t)(off + j) * a_row, in, NULL);
             }
+        } else if (nc > 1 || half) {
+            memcpy((float *)A + off * in, md->A, (size_t)(md->r * in) * sizeof(float));
+        }
+        if (half) {
+            uint16_t *b16 = (uint16_t *)BT + off * out;
+            for (int64_t j = 0; j < md->r * out; j++) b16[j] = xt_fp32_to_fp16(md->BT[j]);
+        } else if (nc > 1) {
+            memcpy((float *)BT + off * out, md->BT, (size_t)(md->r * out) * sizeof(float));
         }
         for (int64_t j = 0; j < md->r; j++) {
             sl->coef[off + j] = c[i].coef;
@@ -220,10 +244,11 @@ static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc) {
         }
         off += md->r;
     }
-    int64_t ne_a[2] = {in, R}, ne_b[2] = {R, out};
-    XT_TRY(xt_tensor_init(&sl->A, XT_DTYPE_F32, 2, ne_a, A));
-    XT_TRY(xt_tensor_init(&sl->B, XT_DTYPE_F32, 2, ne_b, B));
-    return XT_OK;
+    int64_t ne_a[2] = {in, R};
+    sl->BT = BT;
+    sl->bt_type = half ? XT_DTYPE_F16 : XT_DTYPE_F32;
+    sl->out = out;
+    return xt_tensor_init(&sl->A, a_type, 2, ne_a, A);
 }
 
 static const xt_lora_module *module_of(const xt_adapter *a, int64_t il, xt_lora_role role) {
@@ -267,7 +292,9 @@ xt_status xt_lora_rebuild(xt_model *m) {
         slots[si].xl = x && nc > 0 ? xl[si] : -1;
         if (nc == 0) continue;
         any = true;
-        st = build_slot(&slots[si], c, nc);
+        const xt_dtype wt = xt_lora_weight(m, il, role)->type;
+        const bool half = wt != XT_DTYPE_F32 && wt != XT_DTYPE_F16 && wt != XT_DTYPE_BF16;
+        st = build_slot(&slots[si], c, nc, half);
         if (slots[si].R > max_r) max_r = slots[si].R;
         if (c[0].md->out > max_out) max_out = c[0].md->out;
     }
@@ -467,9 +494,8 @@ xt_status xt_model_merge_adapter(xt_model *m, const char *name) {
             const uint8_t *src_row = (const uint8_t *)w->data + (size_t)o * w->nb[1];
             if (w->type == XT_DTYPE_F32) memcpy(row, src_row, (size_t)md->in * sizeof(float));
             else for (int64_t j = 0; j < md->in; j++) row[j] = xt_fp16_to_fp32(((const uint16_t *)src_row)[j]);
-            const float *b = md->B + o * md->r;
             for (int64_t r = 0; r < md->r; r++) {
-                const float f = c * b[r];
+                const float f = c * md->BT[r * md->out + o];
                 const float *a = md->A + r * md->in;
                 for (int64_t j = 0; j < md->in; j++) row[j] += f * a[j];
             }

@@ -9,13 +9,16 @@
 
 // One targeted matmul with the active adapters stacked: y += (x A^T * coef) B^T.
 typedef struct {
-    xt_tensor A;        // F32 ne = [in, R]: the active adapters' A rows, stacked
-    xt_tensor B;        // F32 ne = [R, out]: [B_1 | B_2 | ...] (out, R)
+    xt_tensor A;        // ne = [in, R]: the active adapters' A rows, stacked (F32 or Q8_0)
+    void *BT;           // (R, out): the active adapters' B^T rows, stacked (F32 or F16)
+    xt_dtype bt_type;
+    int64_t out;
     float *coef;        // (R) weight * user scale * s per column (X-LoRA: user scale * s)
     int32_t *expert;    // (R) X-LoRA expert of each column; NULL for plain LoRA
     int64_t R;          // 0: nothing targets this matmul
     int64_t xl;         // X-LoRA layer index (the classifier's layer axis), -1 when none
-    bool owned;         // A/B data allocated here (several contributions), else borrowed
+    bool owned;         // A/BT data allocated here (several contributions or F16), else
+                        // borrowed from the attached copy
 } xt_lora_slot;
 
 // A merged tensor: where the weights pointed before, and the private merged copy.
@@ -35,6 +38,7 @@ typedef struct {
     float dummy[XT_XLORA_MAX_EXPERTS];  // pass-1 scalings per expert after top-k handling
     bool dummy_zero;              // pass 1 equals the base model: skip the experts
     int64_t last_from, last_to;   // positions of the last call
+    int64_t valid;                // positions [0, valid) have scalings and pass-1 K/V
     int64_t scaling_passes;       // scaling passes run since attach
     int64_t ng_counter;           // non-granular: decode steps counted in this sequence
     bool ng_cached;               // non-granular: step k's scalings are in ng_raw/ng_proc

@@ -101,6 +101,7 @@ void xt_xlora_reset(xt_model *m) {
         x->ng_counter = 0;
         x->ng_cached = false;
         x->last_from = x->last_to = 0;
+        x->valid = 0;
     }
 }
 
@@ -144,6 +145,11 @@ xt_status xt_xlora_forward(xt_model *m, const int32_t *tokens, int64_t n, bool a
     xt_xlora_rt *x = e->x;
     const int64_t p0 = m->n_past, LN = x->n_layers * x->n_experts;
     const int64_t k = e->ad->xcfg.non_granular_index;
+    // The scaling pass attends over its own cache: it must have seen the whole sequence.
+    XT_RETURN_IF(p0 > x->valid, XT_ERR_INVALID_ARG, "X-LoRA adapter '%s' was not active for "
+                 "positions %" PRId64 "..%" PRId64 " of this sequence (its scaling-pass cache "
+                 "lacks them): reset() and run the sequence with it active", e->name, x->valid,
+                 p0 - 1);
     if (x->ng_cached) {
         for (int64_t t = 0; t < n; t++) {
             memcpy(x->raw + (p0 + t) * LN, x->ng_raw, (size_t)LN * sizeof(float));
@@ -163,6 +169,7 @@ xt_status xt_xlora_forward(xt_model *m, const int32_t *tokens, int64_t n, bool a
     if (st == XT_OK) {
         x->last_from = p0;
         x->last_to = p0 + n;
+        x->valid = p0 + n;
     }
     return st;
 }

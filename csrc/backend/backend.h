@@ -71,6 +71,10 @@ typedef struct {
     xt_status (*add_bias)(xt_backend *be, float *y, const float *b, int64_t rows, int64_t n,
                           int64_t stride);
     xt_status (*scale)(xt_backend *be, float *y, float s, int64_t n);
+    // y (n_tok, n) += u (n_tok, r) bt (r, n): a thin low-rank product (LoRA's B side);
+    // bt is F32 or F16 (bt_type)
+    xt_status (*add_matmul_t)(xt_backend *be, float *y, const float *u, const void *bt,
+                              xt_dtype bt_type, int64_t n_tok, int64_t r, int64_t n);
     xt_status (*softcap)(xt_backend *be, float *y, float cap, int64_t n);
 } xt_backend_ops;
 

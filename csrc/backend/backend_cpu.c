@@ -278,6 +278,87 @@ static xt_status cpu_scale(xt_backend *be, float *y, float s, int64_t n) {
     return XT_OK;
 }
 
+typedef struct { float *y; const float *u; const void *bt; int64_t r, n; } amt_args;
+
+// y[t] += sum_j u[t][j] * bt[j]: axpy over rows of B^T. The F32 loop is written once and
+// compiled twice: plain (SSE2) and for AVX2 + FMA, picked by the SIMD level in use.
+#define AMT_BODY_F32                                                              \
+    for (int64_t t = r0; t < r1; t++) {                                           \
+        float *restrict y = a->y + t * a->n;                                      \
+        const float *u = a->u + t * a->r;                                         \
+        for (int64_t j = 0; j < a->r; j++) {                                      \
+            const float uj = u[j];                                                \
+            const float *restrict b = (const float *)a->bt + j * a->n;            \
+            for (int64_t i = 0; i < a->n; i++) y[i] += uj * b[i];                 \
+        }                                                                         \
+    }
+
+static void amt_f16_ref(const amt_args *a, int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; t++) {
+        float *y = a->y + t * a->n;
+        const float *u = a->u + t * a->r;
+        for (int64_t j = 0; j < a->r; j++) {
+            const uint16_t *b = (const uint16_t *)a->bt + j * a->n;
+            for (int64_t i = 0; i < a->n; i++) y[i] += u[j] * xt_fp16_to_fp32(b[i]);
+        }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static void amt_f32_avx2(const amt_args *a, int64_t r0,
+                                                             int64_t r1) {
+    AMT_BODY_F32
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void amt_f16_avx2(const amt_args *a, int64_t r0,
+                                                                  int64_t r1) {
+    for (int64_t t = r0; t < r1; t++) {
+        float *y = a->y + t * a->n;
+        const float *u = a->u + t * a->r;
+        for (int64_t j = 0; j < a->r; j++) {
+            const __m256 uj = _mm256_set1_ps(u[j]);
+            const uint16_t *b = (const uint16_t *)a->bt + j * a->n;
+            int64_t i = 0;
+            for (; i + 8 <= a->n; i += 8) {
+                __m256 bv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i)));
+                _mm256_storeu_ps(y + i, _mm256_fmadd_ps(uj, bv, _mm256_loadu_ps(y + i)));
+            }
+            for (; i < a->n; i++) y[i] += u[j] * xt_fp16_to_fp32(b[i]);
+        }
+    }
+}
+#endif
+
+typedef struct { amt_args a; bool half; } amt_ctx;
+
+static void add_matmul_t_rows(const void *p, int64_t r0, int64_t r1, int64_t task) {
+    (void)task;
+    const amt_ctx *c = p;
+    const amt_args *a = &c->a;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (xt_quant_kernels_get()->level >= XT_SIMD_AVX2) {
+        if (c->half) amt_f16_avx2(a, r0, r1);
+        else amt_f32_avx2(a, r0, r1);
+        return;
+    }
+#endif
+    if (c->half) {
+        amt_f16_ref(a, r0, r1);
+        return;
+    }
+    AMT_BODY_F32
+}
+
+static xt_status cpu_add_matmul_t(xt_backend *be, float *y, const float *u, const void *bt,
+                                  xt_dtype bt_type, int64_t n_tok, int64_t r, int64_t n) {
+    if (bt_type != XT_DTYPE_F32 && bt_type != XT_DTYPE_F16) {
+        return xt_backend_unsupported(be, "add_matmul_t", bt_type);
+    }
+    amt_ctx c = {{y, u, bt, r, n}, bt_type == XT_DTYPE_F16};
+    return run_rows(be, add_matmul_t_rows, &c, n_tok, n_tok * r * n / 4);
+}
+
 static xt_status cpu_softcap(xt_backend *be, float *y, float cap, int64_t n) {
     (void)be;
     for (int64_t i = 0; i < n; i++) y[i] = cap * tanhf(y[i] / cap);
@@ -290,6 +371,7 @@ static const xt_backend_ops k_cpu_ops = {
     .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .get_rows = cpu_get_rows, .rms_norm = cpu_rms_norm, .rope = cpu_rope,
     .glu = cpu_glu, .attention = cpu_attention, .kv_store = cpu_kv_store, .add = cpu_add,
     .add_bias = cpu_add_bias, .scale = cpu_scale, .softcap = cpu_softcap,
+    .add_matmul_t = cpu_add_matmul_t,
 };
 
 // ---- lifecycle ----

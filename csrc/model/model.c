@@ -81,6 +81,19 @@ void xt_model_reset(xt_model *m) {
 
 int64_t xt_model_n_past(const xt_model *m) { return m ? m->n_past : 0; }
 
+xt_status xt_model_truncate(xt_model *m, int64_t n) {
+    XT_RETURN_IF(m == NULL, XT_ERR_INVALID_ARG, "xt_model_truncate: NULL model");
+    XT_RETURN_IF(n < 0 || n > m->n_past, XT_ERR_INVALID_ARG,
+                 "truncate: n = %" PRId64 " is outside [0, n_past = %" PRId64 "]", n, m->n_past);
+    if (n == 0) {  // a new sequence: also forgets per-sequence adapter state
+        xt_model_reset(m);
+        return XT_OK;
+    }
+    // Rows past n stay in memory but n_past alone says what attention reads.
+    m->n_past = n;
+    return XT_OK;
+}
+
 void xt_model_get_info(const xt_model *m, xt_model_info *out) {
     memset(out, 0, sizeof *out);
     const xt_hparams *hp = &m->hp;

@@ -119,6 +119,9 @@ static int module_exec(PyObject *m) {
     if (st->SafetensorsHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->SafetensorsHandleType) < 0) return -1;
     if (PyModule_AddFunctions(m, xt_safetensors_methods) < 0) return -1;
+    st->SamplerHandleType = (PyTypeObject *)xt_sampler_handle_type_create(m);
+    if (st->SamplerHandleType == NULL) return -1;
+    if (PyModule_AddType(m, st->SamplerHandleType) < 0) return -1;
     st->VocabHandleType = (PyTypeObject *)xt_vocab_handle_type_create(m);
     if (st->VocabHandleType == NULL) return -1;
     if (PyModule_AddType(m, st->VocabHandleType) < 0) return -1;
@@ -136,6 +139,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg) {
     Py_VISIT(st->ModelHandleType);
     Py_VISIT(st->AdapterHandleType);
     Py_VISIT(st->SafetensorsHandleType);
+    Py_VISIT(st->SamplerHandleType);
     Py_VISIT(st->VocabHandleType);
     return 0;
 }
@@ -149,6 +153,7 @@ static int module_clear(PyObject *m) {
     Py_CLEAR(st->ModelHandleType);
     Py_CLEAR(st->AdapterHandleType);
     Py_CLEAR(st->SafetensorsHandleType);
+    Py_CLEAR(st->SamplerHandleType);
     Py_CLEAR(st->VocabHandleType);
     return 0;
 }

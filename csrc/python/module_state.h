@@ -13,6 +13,7 @@ typedef struct {
     PyTypeObject *GGUFHandleType;
     PyTypeObject *ModelHandleType;
     PyTypeObject *SafetensorsHandleType;
+    PyTypeObject *SamplerHandleType;
     PyTypeObject *AdapterHandleType;
     PyTypeObject *VocabHandleType;
 } xt_module_state;
@@ -46,6 +47,10 @@ PyObject *xt_adapter_handle_type_create(PyObject *module);     // py_adapter.c
 // The adapter of an AdapterHandle (borrowed); NULL with an exception when obj is not one.
 xt_adapter *xt_py_adapter_get(xt_module_state *st, PyObject *obj);
 extern PyMethodDef xt_safetensors_methods[];                     // py_safetensors.c
+PyObject *xt_sampler_handle_type_create(PyObject *module);     // py_sampler.c
+// Checks that obj is a SamplerHandle and takes its lock (GIL held); NULL with an exception set.
+xt_sampler *xt_py_sampler_acquire(xt_module_state *st, PyObject *obj);
+void xt_py_sampler_release(PyObject *obj);                       // drops that lock
 PyObject *xt_vocab_handle_type_create(PyObject *module);       // py_vocab.c
 extern PyMethodDef xt_vocab_methods[];                           // py_vocab.c
 

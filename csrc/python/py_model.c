@@ -190,6 +190,69 @@ static PyObject *handle_reset(ModelHandle *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+// generate_step(sampler, tokens) -> next token id: forward `tokens` (an int or a 1-D int32
+// array) after the cache and sample from the last position (xt_generate_step).
+static PyObject *handle_generate_step(ModelHandle *self, PyObject *args) {
+    PyObject *sampler_obj, *tokens_obj;  // borrowed
+    if (!PyArg_ParseTuple(args, "OO:generate_step", &sampler_obj, &tokens_obj)) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    int32_t one;
+    const int32_t *ids = &one;
+    npy_intp n = 1;
+    if (PyLong_Check(tokens_obj)) {
+        long v = PyLong_AsLong(tokens_obj);
+        if (v == -1 && PyErr_Occurred()) return NULL;
+        if (v < 0 || v > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "generate_step: token id %ld is out of range", v);
+            return NULL;
+        }
+        one = (int32_t)v;
+    } else {
+        PyArrayObject *tok = (PyArrayObject *)tokens_obj;
+        if (!PyArray_Check(tokens_obj) || PyArray_TYPE(tok) != NPY_INT32 ||
+            PyArray_NDIM(tok) != 1 || !PyArray_IS_C_CONTIGUOUS(tok) || !PyArray_ISALIGNED(tok) ||
+            PyArray_ISBYTESWAPPED(tok)) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be an int or a 1-D C-contiguous int32 array");
+            return NULL;
+        }
+        ids = PyArray_DATA(tok);
+        n = PyArray_DIM(tok, 0);
+    }
+    PyObject *result = NULL;  // new
+    Py_INCREF(tokens_obj);    // keep the input alive while the GIL is released
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    if (m == NULL) goto done;
+    xt_sampler *smp = xt_py_sampler_acquire(st, sampler_obj);
+    if (smp == NULL) goto done;
+    int32_t next = 0;
+    xt_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = xt_generate_step(m, smp, ids, (int64_t)n, &next);
+    Py_END_ALLOW_THREADS
+    xt_py_sampler_release(sampler_obj);
+    result = s == XT_OK ? PyLong_FromLong(next) : xt_raise_status(st, s);
+done:
+    RELEASE_LOCK(self);
+    Py_DECREF(tokens_obj);
+    return result;
+}
+
+static PyObject *handle_truncate(ModelHandle *self, PyObject *arg) {
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    xt_module_state *st = xt_state_from_type(Py_TYPE(self));
+    if (st == NULL) return NULL;
+    ACQUIRE_LOCK(self);
+    xt_model *m = open_model(self);
+    xt_status s = m ? xt_model_truncate(m, (int64_t)n) : XT_OK;
+    RELEASE_LOCK(self);
+    if (m == NULL) return NULL;
+    if (s != XT_OK) return xt_raise_status(st, s);
+    Py_RETURN_NONE;
+}
+
 // ---- facts ----
 
 static PyObject *get_n_past(ModelHandle *self, void *c) {
@@ -451,6 +514,10 @@ static PyMethodDef handle_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))handle_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(tokens: int32 array, all_logits=False) -> float32 logits."},
     {"reset", (PyCFunction)handle_reset, METH_NOARGS, "Forget the KV cache."},
+    {"truncate", (PyCFunction)handle_truncate, METH_O,
+     "truncate(n): keep the first n cached tokens (n <= n_past)."},
+    {"generate_step", (PyCFunction)handle_generate_step, METH_VARARGS,
+     "generate_step(sampler, tokens: int | int32 array) -> next token id."},
     {"close", (PyCFunction)handle_close, METH_NOARGS, "Free the model (idempotent)."},
     {"info", (PyCFunction)handle_info, METH_NOARGS, "Model facts as a dict."},
     {"add_adapter", (PyCFunction)handle_add_adapter, METH_VARARGS,

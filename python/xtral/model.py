@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
 from . import _core
+from .chat import render_chat_template
+from .chat_templates import builtin_template
+from .generate import (Prompt, TextStream, check_max_tokens, check_stop, drop_double_bos,
+                       prompt_ids, token_loop)
+from .sampling import Sampler, SamplingParams, sampling_params
 from .adapters import Adapter
 from .tokenizer import GGUFTokenizer, HFTokenizer, Text, open_tokenizer
 
@@ -66,13 +71,16 @@ class Model:
     Use :meth:`load`; close with :meth:`close` or a ``with`` block.
     """
 
-    __slots__ = ("_h", "_path", "_info", "_tok")
+    __slots__ = ("_h", "_path", "_info", "_tok", "_cache", "_cache_key", "_scal_range")
 
     def __init__(self, handle: Any, path: str) -> None:
         self._h = handle
         self._path = path
         self._info: dict[str, Any] | None = None
+        self._cache: list[int] = []  # token ids in the KV cache, while len == n_past
+        self._cache_key: tuple[Any, ...] = ()  # the adapter set those rows were run with
         self._tok: GGUFTokenizer | HFTokenizer | None = None
+        self._scal_range: tuple[int, int] | None = None  # record_scalings: a generation's rows
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], device: str = "cpu",
@@ -137,7 +145,11 @@ class Model:
         if lo < 0 or hi >= n_vocab:
             bad = int(lo) if lo < 0 else int(hi)
             raise ValueError(f"token id {bad} is out of range [0, {n_vocab})")
-        return self._handle.forward(np.ascontiguousarray(ids, dtype=np.int32), bool(all_logits))
+        ids32 = np.ascontiguousarray(ids, dtype=np.int32)
+        self._scal_range = None
+        out = self._handle.forward(ids32, bool(all_logits))
+        self._cache_append(ids32.tolist())
+        return out
 
     # ---- adapters ----
 
@@ -201,11 +213,20 @@ class Model:
         """The active set as ``{name: weight}``."""
         return {n: w for n, w, mg, xl in self._handle.adapters() if w != 0.0}
 
-    def xlora_scalings(self) -> np.ndarray:
-        """The active X-LoRA adapter's scalings for the tokens of the last call, float32
-        ``[tokens, layers, adapters]``: the classifier's output after its softmax (with
-        temperature), before the per-layer top-k, as PEFT's ``get_latest_scalings()``. The
-        layer axis counts the LoRA-targeted modules in model order."""
+    def xlora_scalings(self, whole_sequence: bool = False) -> np.ndarray:
+        """The active X-LoRA adapter's scalings, float32 ``[tokens, layers, adapters]``: the
+        classifier's output after its softmax (with temperature), before the per-layer top-k,
+        as PEFT's ``get_latest_scalings()``. The layer axis counts the LoRA-targeted modules in
+        model order.
+
+        By default the tokens of the last call (a whole generation after
+        ``generate(..., record_scalings=True)``); ``whole_sequence=True``: every position in the
+        cache (prompt and generated tokens), ready to plot. Scalings of every position are kept
+        anyway (no recording switch is needed)."""
+        if whole_sequence:
+            return self._handle.xlora_scalings(0, self.n_past)
+        if self._scal_range is not None:
+            return self._handle.xlora_scalings(*self._scal_range)
         return self._handle.xlora_scalings()
 
     def xlora_scalings_range(self, start: int, stop: int) -> np.ndarray:
@@ -227,6 +248,8 @@ class Model:
     def reset(self) -> None:
         """Forget the KV cache (``n_past`` becomes 0)."""
         self._handle.reset()
+        self._cache = []
+        self._scal_range = None
 
     @property
     def n_past(self) -> int:
@@ -314,6 +337,176 @@ class Model:
         """The Jinja chat template (GGUF ``tokenizer.chat_template`` or tokenizer_config.json),
         or None."""
         return self.tokenizer.chat_template
+
+    # ---- generation ----
+
+    def _adapter_key(self) -> tuple[Any, ...]:
+        return tuple(self._handle.adapters())
+
+    def _cache_append(self, ids: Iterable[int]) -> None:
+        key = self._adapter_key()
+        if key != self._cache_key:
+            # rows run under another adapter set can never be reused: -1 matches no token
+            self._cache = [-1] * len(self._cache)
+            self._cache_key = key
+        self._cache.extend(ids)
+
+    def _prepare_cache(self, prompt: list[int]) -> list[int]:
+        """Keeps the cached prefix the prompt shares (at most len(prompt) - 2 tokens) and returns
+        the tokens still to run. Nothing
+        is reused across a change of adapters, nor with an X-LoRA adapter attached (its
+        per-sequence state does not rewind)."""
+        handle = self._handle
+        n_past = handle.n_past
+        keep = 0
+        key = self._adapter_key()
+        reusable = key == self._cache_key and not any(xl for _, _, _, xl in key)
+        if reusable and len(self._cache) == n_past:  # else stale (an interrupted step)
+            # Two tokens at least run again: a one-token call takes other kernels (llama.cpp's
+            # one-token arithmetic) than a batch, so the logits would depend on the cache.
+            limit = min(n_past, len(prompt) - 2)
+            while keep < limit and self._cache[keep] == prompt[keep]:
+                keep += 1
+        handle.truncate(keep)
+        del self._cache[keep:]
+        self._cache_key = key
+        return prompt[keep:]
+
+    def generate(self, prompt: Prompt, max_tokens: int | None = 256, *,
+                 temperature: float | None = None, top_k: int | None = None,
+                 top_p: float | None = None, min_p: float | None = None,
+                 repeat_penalty: float | None = None, presence_penalty: float | None = None,
+                 frequency_penalty: float | None = None, penalty_last_n: int | None = None,
+                 logit_bias: Mapping[int, float] | None = None, seed: int | None = None,
+                 stop: str | Sequence[str] | None = None, stream: bool = False,
+                 params: SamplingParams | None = None, adapters: AdapterSpec = None,
+                 record_scalings: bool = False) -> Union[str, TextStream]:
+        """Continue ``prompt`` and return the generated text (or, with ``stream=True``, a
+        :class:`~xtral.generate.TextStream` of text pieces).
+
+        Args:
+            prompt: text (tokenized with the model's BOS and with special-token text such as
+                ``<|im_start|>`` parsed), or a sequence of token ids used as is.
+            max_tokens: at most this many tokens (None: until the context is full).
+            temperature, top_k, top_p, min_p, repeat_penalty, presence_penalty,
+            frequency_penalty, penalty_last_n, logit_bias, seed: sampling (see
+                :class:`~xtral.SamplingParams`; unset ones take ``params``' values or the
+                defaults). ``temperature=0`` is greedy.
+            stop: a string or strings that end the generation; the text returned stops right
+                before the first one, which is never returned or streamed.
+            stream: yield text pieces as they come (always whole characters).
+            params: a :class:`~xtral.SamplingParams` to start from.
+            adapters: the active adapters for this call only (as :meth:`set_adapters`; the
+                previous set is restored afterwards). Not with ``stream=True`` (select them
+                with :meth:`set_adapters` first).
+            record_scalings: with an X-LoRA adapter active, :meth:`xlora_scalings` then
+                returns the scalings of the whole generation (prompt and generated tokens),
+                ``[tokens, layers, adapters]``, instead of the last step's.
+
+        Generation ends at an end-of-generation token of the model (``eog_ids``; not part of
+        the text), a stop string, ``max_tokens`` or the end of the context. It starts from the
+        prompt (the cached prefix the prompt shares is reused). Ctrl-C raises
+        KeyboardInterrupt between two tokens and leaves the model usable.
+        """
+        p = sampling_params(params, temperature=temperature, top_k=top_k, top_p=top_p,
+                            min_p=min_p, repeat_penalty=repeat_penalty,
+                            presence_penalty=presence_penalty,
+                            frequency_penalty=frequency_penalty, penalty_last_n=penalty_last_n,
+                            logit_bias=logit_bias, seed=seed)
+        stops = check_stop(stop)
+        n_max = check_max_tokens(max_tokens)
+        ids = prompt_ids(self, prompt)
+        if stream:
+            if adapters is not None or record_scalings:
+                raise ValueError("adapters= and record_scalings= need stream=False (with a "
+                                 "stream, select adapters with set_adapters first and read "
+                                 "xlora_scalings(whole_sequence=True) afterwards)")
+            return TextStream(self, ids, p, n_max, stops)
+        return self._run_generation(lambda: TextStream(self, ids, p, n_max, stops).text(),
+                                    adapters, record_scalings)
+
+    def _run_generation(self, run: Any, adapters: AdapterSpec, record_scalings: bool) -> Any:
+        """Runs a generation under a temporary adapter set; keeps the positions it ran when
+        record_scalings (X-LoRA: no cached prefix is reused, so they start at 0)."""
+        if adapters is not None:
+            with self._adapters_for_call(adapters):
+                return self._run_generation(run, None, record_scalings)
+        if record_scalings and not any(xl and w for _, w, _, xl in self._handle.adapters()):
+            raise ValueError("record_scalings=True needs an active X-LoRA adapter")
+        self._scal_range = None
+        out = run()
+        if record_scalings:
+            self._scal_range = (0, self.n_past)
+        return out
+
+    def generate_tokens(self, prompt: Prompt, max_tokens: int | None = 256, *,
+                        stop_tokens: Iterable[int] | None = None,
+                        params: SamplingParams | None = None, adapters: AdapterSpec = None,
+                        record_scalings: bool = False, **sampling: Any) -> list[int]:
+        """The generated token ids (no text): as :meth:`generate`, ending at a token of
+        ``stop_tokens`` (default: the model's ``eog_ids``; ``()`` never stops early).
+        ``adapters`` and ``record_scalings`` as in :meth:`generate`."""
+        p = sampling_params(params, **sampling)
+        n_max = check_max_tokens(max_tokens)
+        ids = prompt_ids(self, prompt)
+        sampler = Sampler(self.n_vocab, p)
+        stops = frozenset(self.eog_ids if stop_tokens is None else
+                          (int(t) for t in stop_tokens))
+        return self._run_generation(lambda: list(token_loop(self, ids, sampler, n_max, stops)),
+                                    adapters, record_scalings)
+
+    def apply_chat_template(self, messages: Sequence[Mapping[str, Any]],
+                            add_generation_prompt: bool = True,
+                            template: str | None = None, **template_vars: Any) -> str:
+        """The prompt text the model's chat template renders for ``messages`` (a list of
+        ``{"role": ..., "content": ...}``). ``template`` overrides the model's own
+        (:attr:`effective_chat_template`); ``template_vars`` are extra template variables
+        (``tools=...``...). See :mod:`xtral.chat`."""
+        tpl = template if template is not None else self.effective_chat_template
+        if tpl is None:
+            raise ValueError("this model has no chat template (tokenizer.chat_template) and "
+                             "none is built in for its architecture; pass template=...")
+        return render_chat_template(tpl, messages, add_generation_prompt=add_generation_prompt,
+                                    bos_token=self._token_text(self.bos_id),
+                                    eos_token=self._token_text(self.eos_id), **template_vars)
+
+    @property
+    def effective_chat_template(self) -> str | None:
+        """The template :meth:`chat` uses: the file's ``tokenizer.chat_template``, else the
+        publisher's template for the architecture when xtral knows it (Gemma 3), else None."""
+        return self.chat_template or builtin_template(self.info["architecture"])
+
+    def chat_tokens(self, messages: Sequence[Mapping[str, Any]],
+                    add_generation_prompt: bool = True, template: str | None = None,
+                    **template_vars: Any) -> list[int]:
+        """Token ids of the rendered chat prompt: special-token text parsed, the model's BOS
+        added unless the template already starts with it."""
+        text = self.apply_chat_template(messages, add_generation_prompt, template,
+                                        **template_vars)
+        return drop_double_bos(self, list(self.tokenize(text, add_special=True,
+                                                        parse_special=True)))
+
+    def chat(self, messages: Sequence[Mapping[str, Any]], add_generation_prompt: bool = True,
+             *, template: str | None = None, template_vars: Mapping[str, Any] | None = None,
+             max_tokens: int | None = 256, stream: bool = False,
+             stop: str | Sequence[str] | None = None, params: SamplingParams | None = None,
+             **sampling: Any) -> Union[str, TextStream]:
+        """Reply to a conversation: renders ``messages`` with the model's chat template
+        (:meth:`apply_chat_template`), then generates as :meth:`generate` does (same
+        sampling keywords) until the model ends its turn. Returns the reply text, or a
+        :class:`~xtral.generate.TextStream` with ``stream=True``."""
+        p = sampling_params(params, **sampling)
+        stops = check_stop(stop)
+        n_max = check_max_tokens(max_tokens)
+        ids = prompt_ids(self, self.chat_tokens(messages, add_generation_prompt, template,
+                                                **dict(template_vars or {})))
+        ts = TextStream(self, ids, p, n_max, stops)
+        return ts if stream else ts.text()
+
+    def _token_text(self, tok: int | None) -> str:
+        if tok is None or tok < 0:
+            return ""
+        return self.token_bytes(tok).decode("utf-8", "replace")
 
     # ---- lifecycle ----
 
