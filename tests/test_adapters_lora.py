@@ -112,6 +112,20 @@ def test_gguf_lora_equals_peft_folder(base: str) -> None:
     np.testing.assert_allclose(got, folder, rtol=0, atol=1e-5)
 
 
+def test_gguf_lora_fixture_is_llama_cpp_layout() -> None:
+    """llama.cpp itself reads the committed GGUF adapter and gives PEFT's logits: the file is
+    in its layout (names, shapes, alpha, Q/K lora_b rows permuted like the base's)."""
+    import llama_cpp
+    z = expected("llama")
+    llm = llama_cpp.Llama(model_path=str(DATA / "models" / "llama" / "model.gguf"),
+                          lora_path=str(AD / "llama" / "lora_a.gguf"), n_ctx=64,
+                          logits_all=True, n_threads=2, verbose=False, type_k=0, type_v=0)
+    llm.eval([int(t) for t in z["tokens"]])
+    got = np.array(llm.scores[: len(z["tokens"])], dtype=np.float32)
+    llm.close()
+    np.testing.assert_allclose(got, z["lora_a"], rtol=0, atol=TOL)
+
+
 def f16_copy(src: Path, dst: Path) -> Path:
     """The GGUF with every 2-D weight stored as F16 (written by the gguf package)."""
     r = gguf.GGUFReader(src)
@@ -245,3 +259,42 @@ def figures(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     idx = np.argsort(-ref, -1)[:, :10]
     d = np.abs(np.take_along_axis(lsm(ref), idx, -1) - np.take_along_axis(lsm(got), idx, -1))
     return float((ref.argmax(-1) == got.argmax(-1)).mean()), float(d.mean())
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "phi3"])
+def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> None:
+    """Architectures without PEFT fixtures (qwen3's QK-norm, phi3's fused qkv and gate_up):
+    the unmerged low-rank path after each matmul equals merging W + s B A into the weights,
+    two independent code paths, on every linear weight of every block."""
+    path = DATA / "models" / arch / "model.gguf"
+    r = gguf.GGUFReader(path)
+    rng = np.random.default_rng(3)
+    lora = tmp_path / "l.gguf"
+    w = gguf.GGUFWriter(lora, arch)
+    w.add_type(gguf.GGUFType.ADAPTER)
+    w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 6.0)
+    n = 0
+    for t in r.tensors:
+        if t.name.startswith("blk.") and t.name.endswith(".weight") and len(t.shape) == 2:
+            n_in, n_out = int(t.shape[0]), int(t.shape[1])
+            a = 0.2 * rng.standard_normal((3, n_in))
+            b = 0.2 * rng.standard_normal((n_out, 3))
+            w.add_tensor(t.name + ".lora_a", a.astype(np.float32))
+            w.add_tensor(t.name + ".lora_b", b.astype(np.float32))
+            n += 1
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tokens = np.load(DATA / "models" / arch / "tokens.npy")[0]
+    with xtral.Model.load(path, threads=2, kv_type="f32", n_ctx=64) as m:
+        base = run(m, tokens)
+        ad = xtral.Adapter.load(lora)
+        assert ad.info["n_modules"] == n
+        m.add_adapter(ad, name="l")
+        unmerged = run(m, tokens)
+        m.merge_adapter("l")
+        merged = run(m, tokens)
+    assert np.abs(unmerged - base).max() > 0.1
+    np.testing.assert_allclose(unmerged, merged, rtol=0, atol=TOL)

@@ -49,8 +49,12 @@ def test_xlora_matches_peft(arch: str, name: str, base: str) -> None:
         full = m.forward(seq, all_logits=True)
         np.testing.assert_allclose(full, z[f"{key}_logits"], rtol=0, atol=1e-4)
         scal = m.xlora_scalings()
-        assert scal.shape == z[f"{key}_scalings"].shape
-        np.testing.assert_allclose(scal, z[f"{key}_scalings"], rtol=0, atol=1e-5)
+        want_scal = z[f"{key}_scalings"]
+        assert scal.shape == want_scal.shape
+        # 1e-5 for softmax outputs; raw classifier logits (enable_softmax=False, values up to
+        # ~20 here) carry float32 rounding relative to their size: 1e-5 of the largest
+        scal_tol = 1e-5 * max(1.0, float(np.abs(want_scal).max()))
+        np.testing.assert_allclose(scal, want_scal, rtol=0, atol=scal_tol)
         # incremental: the prompt, then one token at a time through both KV caches
         m.reset()
         steps = [m.forward(seq[:PROMPT])]
@@ -62,8 +66,8 @@ def test_xlora_matches_peft(arch: str, name: str, base: str) -> None:
         steps_np = np.stack(steps)
         np.testing.assert_allclose(steps_np, z[f"{key}_step_logits"], rtol=0, atol=1e-4)
         np.testing.assert_allclose(steps_np, full[PROMPT - 1:], rtol=0, atol=1e-4)
-        np.testing.assert_allclose(m.xlora_scalings(whole_sequence=True), z[f"{key}_scalings"],
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(m.xlora_scalings(whole_sequence=True), want_scal, rtol=0,
+                                   atol=scal_tol)
         # greedy decoding reproduces PEFT's generated tokens
         assert [int(s.argmax()) for s in steps_np[:-1]] == [int(t) for t in seq[PROMPT:]]
 

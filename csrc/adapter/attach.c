@@ -356,20 +356,23 @@ xt_status xt_model_add_adapter(xt_model *m, const xt_adapter *a, const char *nam
     if (st == XT_OK) {
         // A new X-LoRA adapter becomes the only active one; a LoRA joins the active LoRAs
         // (and deactivates an active X-LoRA).
-        bool was[64 + 1];
-        int64_t nsave = s->n < 64 ? s->n : 64;
-        for (int64_t i = 0; i < nsave; i++) was[i] = s->list[i].active;
-        for (int64_t i = 0; i < s->n; i++) {
+        bool *was = malloc((size_t)(s->n + 1) * sizeof *was);
+        if (was == NULL) st = xt_error(XT_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; st == XT_OK && i < s->n; i++) {
+            was[i] = s->list[i].active;
             if (a->kind == XT_ADAPTER_XLORA || s->list[i].ad->kind == XT_ADAPTER_XLORA) {
                 s->list[i].active = false;
             }
         }
-        s->list[s->n++] = e;
-        st = xt_lora_rebuild(m);
-        if (st != XT_OK) {
-            s->n--;
-            for (int64_t i = 0; i < nsave; i++) s->list[i].active = was[i];
+        if (st == XT_OK) {
+            s->list[s->n++] = e;
+            st = xt_lora_rebuild(m);
+            if (st != XT_OK) {
+                s->n--;
+                for (int64_t i = 0; i < s->n; i++) s->list[i].active = was[i];
+            }
         }
+        free(was);
     }
     if (st != XT_OK) {
         if (e.x) xt_xlora_rt_free(m, e.x);
