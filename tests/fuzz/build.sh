@@ -54,7 +54,7 @@ for t in safetensors json; do
     fi
 done
 # The tokenizer reads its vocabulary through the GGUF reader.
-text_sources=(csrc/core/*.c csrc/gguf/*.c csrc/text/*.c)
+text_sources=(csrc/core/*.c csrc/gguf/*.c csrc/tokenizer/*.c)
 if ! "$cc" "${flags[@]}" tests/fuzz/vocab_fuzz.c "${text_sources[@]}" -pthread -lm -o "$here/vocab_fuzz"; then
     echo "build.sh: build of vocab_fuzz failed" >&2
     exit 2

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "text/sample.h"
+#include "sample/sample.h"
 
 // ---- order ----
 

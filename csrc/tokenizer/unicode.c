@@ -1,10 +1,10 @@
 // unicode.c — code-point property lookups over the generated tables, lenient UTF-8 decoding
 // (llama.cpp's rules) and the GPT-2 byte-level alphabet.
-#include "text/unicode.h"
+#include "tokenizer/unicode.h"
 
 #include "xtral.h"
 
-#include "text/unicode_tables.h"
+#include "tokenizer/unicode_tables.h"
 
 // ---- properties ----
 

@@ -1,7 +1,7 @@
-// sample.h — internal header of the sampler (csrc/text/sample*.c): the xt_sampler layout, the
+// sample.h — internal header of the sampler (csrc/sample/sample*.c): the xt_sampler layout, the
 // candidate list the filters work on, and the random stream.
-#ifndef XT_TEXT_SAMPLE_H
-#define XT_TEXT_SAMPLE_H
+#ifndef XT_SAMPLE_SAMPLE_H
+#define XT_SAMPLE_SAMPLE_H
 
 #include "xtral.h"
 
@@ -48,4 +48,4 @@ xt_status xt_sample_max(const float *x, int64_t n, float *out);
 // Index of the largest logit (lowest id on ties); the same NaN / all-banned errors.
 xt_status xt_sample_argmax(const float *logits, int64_t n, int32_t *out);
 
-#endif  // XT_TEXT_SAMPLE_H
+#endif  // XT_SAMPLE_SAMPLE_H

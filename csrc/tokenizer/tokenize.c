@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "text/text.h"
+#include "tokenizer/tokenizer.h"
 
 // SentencePiece writes spaces as "▁" (U+2581); a space is prepended after a special token
 // (and at the start) when add_space_prefix.

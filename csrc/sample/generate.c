@@ -3,7 +3,7 @@
 // itself (stop tokens, stop strings, text) runs in the caller, which keeps Ctrl-C and
 // streaming simple; the step allocates nothing.
 #include "core/status.h"
-#include "text/sample.h"
+#include "sample/sample.h"
 
 xt_status xt_generate_step(xt_model *m, xt_sampler *s, const int32_t *tokens, int64_t n,
                            int32_t *out) {

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "text/text.h"
-#include "text/unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 // ---- metadata access ----
 

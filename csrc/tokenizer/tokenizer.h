@@ -1,10 +1,10 @@
-// text.h — internal header of the tokenizer subsystem: the xt_vocab layout shared by the loader
+// tokenizer.h — internal header of the tokenizer subsystem: the xt_vocab layout shared by the loader
 // (vocab_load.c), the tokenizers (spm.c, bpe.c, pretokenize.c, special.c) and the public entry
 // points (tokenize.c). Token texts are borrowed from the GGUF mapping; everything else lives in
 // a few arrays sized at load, plus scratch buffers that grow (amortized) and are reused by
 // every call, so tokenizing allocates nothing per token.
-#ifndef XT_TEXT_TEXT_H
-#define XT_TEXT_TEXT_H
+#ifndef XT_TOKENIZER_TOKENIZER_H
+#define XT_TOKENIZER_TOKENIZER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -157,4 +157,4 @@ xt_status xt_pretokenize(xt_pre_type pre, const uint32_t *cpts, int64_t n, xt_bu
 xt_status xt_spm_tokenize(xt_vocab *v, const char *text, int64_t n, xt_ids *out);
 xt_status xt_bpe_tokenize(xt_vocab *v, const char *text, int64_t n, xt_ids *out);
 
-#endif  // XT_TEXT_TEXT_H
+#endif  // XT_TOKENIZER_TOKENIZER_H

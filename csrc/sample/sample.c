@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "text/sample.h"
+#include "sample/sample.h"
 
 // ---- parameters ----
 

@@ -1,8 +1,8 @@
 // unicode.h — code-point properties and the UTF-8 / byte-level conversions the tokenizers need.
 // Decoding is lenient in the way llama.cpp's is (an invalid byte becomes U+FFFD and decoding
 // goes on at the next byte), because token ids must match llama.cpp's for any input bytes.
-#ifndef XT_TEXT_UNICODE_H
-#define XT_TEXT_UNICODE_H
+#ifndef XT_TOKENIZER_UNICODE_H
+#define XT_TOKENIZER_UNICODE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,4 +51,4 @@ size_t xt_utf8_put(uint32_t cpt, uint8_t *out);
 uint32_t xt_byte_to_cpt(uint8_t b);
 int xt_cpt_to_byte(uint32_t cpt);
 
-#endif  // XT_TEXT_UNICODE_H
+#endif  // XT_TOKENIZER_UNICODE_H

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "text/text.h"
+#include "tokenizer/tokenizer.h"
 
 // ---- trie ----
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "core/status.h"
-#include "text/text.h"
-#include "text/unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 typedef struct {
     int32_t prev, next;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 
 #include "core/status.h"
-#include "text/text.h"
-#include "text/unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 #define OOR 0xFFFFFFFFu  // "past the word": no code point, no flags
 

@@ -1,6 +1,6 @@
 // sample_rng.c — the sampler's random stream: xoshiro256** seeded through splitmix64. Our own
 // generator, not libc rand(), so a seed gives the same tokens on every platform and build.
-#include "text/sample.h"
+#include "sample/sample.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
