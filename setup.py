@@ -60,6 +60,7 @@ C_SOURCES = [
     "csrc/ops/act.c",
     "csrc/ops/vexp.c",
     "csrc/ops/attention.c",
+    "csrc/ops/lowrank.c",
     "csrc/backend/backend_cpu.c",
     "csrc/model/arch_registry.c",
     "csrc/model/arch_llama.c",

@@ -71,10 +71,13 @@ typedef struct {
     xt_status (*add_bias)(xt_backend *be, float *y, const float *b, int64_t rows, int64_t n,
                           int64_t stride);
     xt_status (*scale)(xt_backend *be, float *y, float s, int64_t n);
-    // y (n_tok, n) += u (n_tok, r) bt (r, n): a thin low-rank product (LoRA's B side);
-    // bt is F32 or F16 (bt_type)
-    xt_status (*add_matmul_t)(xt_backend *be, float *y, const float *u, const void *bt,
-                              xt_dtype bt_type, int64_t n_tok, int64_t r, int64_t n);
+    // Sizes add_lowrank's scratch (at adapter attach; it only grows): inputs, rank rows per
+    // term and outputs per term at most.
+    xt_status (*reserve_lowrank)(xt_backend *be, int64_t max_in, int64_t max_r, int64_t max_out);
+    // y_k (n_tok, out_k) += ((x A_k^T) * scale_k) B_k^T for n (1 to 4) terms that read the same
+    // x (n_tok, n_in): LoRA's low-rank terms after a matmul (layouts in ops/ops.h)
+    xt_status (*add_lowrank)(xt_backend *be, const float *x, int64_t n_in, int64_t n_tok,
+                             const xt_lowrank_term *terms, int n);
     xt_status (*softcap)(xt_backend *be, float *y, float cap, int64_t n);
 } xt_backend_ops;
 

@@ -13,6 +13,11 @@
     do {                                                                          \
         if (m->lora) XT_TRY(xt_lora_apply(m, (il), (role), (x), (nt), (y), (pos))); \
     } while (0)
+// The same after n matmuls of the same x (one backend call): roles[i] wrote y[i].
+#define LORA_N(il, roles, n, x, nt, y, pos)                                             \
+    do {                                                                                \
+        if (m->lora) XT_TRY(xt_lora_apply_n(m, (il), (roles), (n), (x), (nt), (y), (pos))); \
+    } while (0)
 
 // ---- attention block ----
 
@@ -43,9 +48,8 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int
         const xt_tensor *w[3] = {&L->wq, &L->wk, &L->wv};
         float *const out[3] = {q, k, v};
         XT_TRY(op->matmul_n(be, 3, w, m->xn, nt, out));
-        LORA(il, XT_LR_Q, m->xn, nt, q, pos0);
-        LORA(il, XT_LR_K, m->xn, nt, k, pos0);
-        LORA(il, XT_LR_V, m->xn, nt, v, pos0);
+        static const xt_lora_role roles[3] = {XT_LR_Q, XT_LR_K, XT_LR_V};
+        LORA_N(il, roles, 3, m->xn, nt, out, pos0);
         if (L->bq.data) XT_TRY(op->add_bias(be, q, L->bq.data, nt, m->q_dim, m->q_dim));
         if (L->bk.data) XT_TRY(op->add_bias(be, k, L->bk.data, nt, m->k_dim, m->k_dim));
         if (L->bv.data) XT_TRY(op->add_bias(be, v, L->bv.data, nt, m->v_dim, m->v_dim));
@@ -122,8 +126,8 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t il, float *x,
         const xt_tensor *w[2] = {&L->w_gate, &L->w_up};
         float *const out[2] = {m->ffn, m->ffn + nt * F};
         XT_TRY(op->matmul_n(be, 2, w, m->xn, nt, out));
-        LORA(il, XT_LR_GATE, m->xn, nt, m->ffn, pos0);
-        LORA(il, XT_LR_UP, m->xn, nt, m->ffn + nt * F, pos0);
+        static const xt_lora_role roles[2] = {XT_LR_GATE, XT_LR_UP};
+        LORA_N(il, roles, 2, m->xn, nt, out, pos0);
         g = m->ffn;
         u = m->ffn + nt * F;
         in_stride = F;

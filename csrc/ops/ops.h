@@ -95,6 +95,44 @@ int64_t xt_attention_scratch_floats(int64_t n_ctx, int64_t head_dim, int64_t hea
 // that already holds positions [0, pos0 + n_tok). Runs on `pool` (NULL: calling thread).
 xt_status xt_attention(xt_threadpool *pool, const xt_attn_args *a);
 
+// ---- low-rank adapter terms (lowrank.c) ----
+
+enum { XT_LOWRANK_CHUNK = 32, XT_LOWRANK_MAX_TERMS = 4 };
+
+// B^T (r, out) row-major packed for xt_lowrank: column chunks of 32, each holding its r rows
+// ([chunk][row][32], the last chunk narrower when out % 32 != 0). `type` F32, or Q8_0 (needs
+// out % 32 == 0: one block per chunk row).
+size_t xt_lowrank_bt_bytes(xt_dtype type, int64_t r, int64_t out);
+void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, void *dst);
+
+// One term: y += ((x A^T) * scale) B^T.
+typedef struct {
+    const void *a;          // (r, n_in) rows of a_type (F32, or Q8_0 against Q8_0 activations)
+    xt_dtype a_type;
+    size_t a_row_bytes;
+    const void *bt;         // packed B^T (xt_lowrank_pack_bt) of bt_type
+    xt_dtype bt_type;
+    int64_t r, out;
+    const float *scale;     // (n_tok, r) factors of x A^T, rows scale_stride apart (0: one row)
+    int64_t scale_stride;
+    float *y;               // (n_tok, out): accumulated into
+} xt_lowrank_term;
+
+typedef struct {
+    const float *x;         // (n_tok, n_in), read by every term
+    int64_t n_in, n_tok;
+    const xt_lowrank_term *terms;
+    int n_terms;            // 1 to XT_LOWRANK_MAX_TERMS
+    void *scratch;          // xt_lowrank_scratch_bytes(n_tasks, max_in, max_r, max_out)
+    int n_tasks;            // the pool's threads (1: the calling thread)
+    int64_t max_in, max_r, max_out;  // what the scratch was sized for
+} xt_lowrank_args;
+
+size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out);
+// Adds every term; small calls run on the calling thread. Results depend on the task count
+// (the summation order), never on timing.
+xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a);
+
 // ---- end of model ops ----
 
 #endif  // XT_OPS_OPS_H
