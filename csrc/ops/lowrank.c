@@ -128,13 +128,18 @@ static void add_bt(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t
 
 // ---- the pool run ----
 
-// One task's scratch: the token's activations in Q8_0, then the rank values of one term.
-static size_t xq_bytes(int64_t max_in) {
-    return ((size_t)((max_in + CHUNK - 1) / CHUNK) * sizeof(block_q8_0) + 63) & ~(size_t)63;
+// Tokens a task handles together: their A products go through the gemm tile (each A row read
+// once for the block), and B^T's chunk rows stay in L1/L2 across the block's tokens.
+enum { TOK_BLOCK = 8 };
+
+// One task's scratch: a token block's activations in Q8_0, then its rank values of one term.
+static size_t xq_row_bytes(int64_t max_in) {
+    return (size_t)((max_in + CHUNK - 1) / CHUNK) * sizeof(block_q8_0);
 }
 
 static size_t task_bytes(int64_t max_in, int64_t max_r) {
-    return xq_bytes(max_in) + (((size_t)max_r * sizeof(float) + 63) & ~(size_t)63);
+    return ((TOK_BLOCK * xq_row_bytes(max_in) + 63) & ~(size_t)63) +
+           (((size_t)(TOK_BLOCK * max_r) * sizeof(float) + 63) & ~(size_t)63);
 }
 
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out) {
@@ -154,13 +159,31 @@ typedef struct {
     xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized once per token)
 } run_ctx;
 
+// u (nc, nr) = rows [j0, j0 + nr) of A against the block's nc activation rows.
+static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64_t nr,
+                       const void *act, size_t act_row, int64_t nc, float *u) {
+    const xt_quant_kernels *k = xt_quant_kernels_get();
+    const uint8_t *a = (const uint8_t *)t->a + (size_t)j0 * t->a_row_bytes;
+    if (nc > 1 && k->gemm[t->a_type] != NULL) {
+        k->gemm[t->a_type](n_in, a, t->a_row_bytes, nr, act, act_row, nc, u, nr);
+        return;
+    }
+    for (int64_t c = 0; c < nc; c++) {
+        for (int64_t j = 0; j < nr; j++) {
+            u[c * nr + j] = k->vec_dot[t->a_type](n_in, a + (size_t)j * t->a_row_bytes,
+                                                  (const uint8_t *)act + (size_t)c * act_row);
+        }
+    }
+}
+
 static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     (void)n_tasks;
     const run_ctx *c = p;
     const xt_lowrank_args *a = c->a;
     const xt_quant_kernels *k = xt_quant_kernels_get();
-    uint8_t *mine = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
-    float *u = (float *)(mine + xq_bytes(a->max_in));
+    uint8_t *xq = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
+    const size_t xq_row = xq_row_bytes(a->n_in);
+    float *u = (float *)(xq + ((TOK_BLOCK * xq_row_bytes(a->max_in) + 63) & ~(size_t)63));
     int64_t t0 = 0, t1 = a->n_tok;
     float *part = NULL;
     if (!c->split_rank) {
@@ -170,9 +193,14 @@ static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
         part = c->partials + (task - 1) * a->n_tok * c->out_sum;
         memset(part, 0, (size_t)(a->n_tok * c->out_sum) * sizeof(float));
     }
-    for (int64_t t = t0; t < t1; t++) {
-        const float *x = a->x + t * a->n_in;
-        if (c->act == XT_DTYPE_Q8_0) k->quantize_act[XT_DTYPE_Q8_0](x, mine, a->n_in);
+    for (int64_t tb = t0; tb < t1; tb += TOK_BLOCK) {
+        const int64_t nc = t1 - tb < TOK_BLOCK ? t1 - tb : TOK_BLOCK;
+        const float *x = a->x + tb * a->n_in;
+        if (c->act == XT_DTYPE_Q8_0) {
+            for (int64_t i = 0; i < nc; i++) {
+                k->quantize_act[XT_DTYPE_Q8_0](x + i * a->n_in, xq + (size_t)i * xq_row, a->n_in);
+            }
+        }
         int64_t off = 0;  // this term's columns in the partial rows
         for (int i = 0; i < a->n_terms; i++) {
             const xt_lowrank_term *term = &a->terms[i];
@@ -181,14 +209,22 @@ static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
                 j0 = term->r * task / c->n_tasks;
                 j1 = term->r * (task + 1) / c->n_tasks;
             }
-            const void *act = term->a_type == XT_DTYPE_Q8_0 ? (const void *)mine : x;
-            const float *s = term->scale + t * term->scale_stride;
-            for (int64_t j = j0; j < j1; j++) {
-                const uint8_t *row = (const uint8_t *)term->a + (size_t)j * term->a_row_bytes;
-                u[j - j0] = k->vec_dot[term->a_type](a->n_in, row, act) * s[j];
+            const int64_t nr = j1 - j0;
+            if (nr > 0) {
+                if (term->a_type == XT_DTYPE_Q8_0) {
+                    a_products(term, a->n_in, j0, nr, xq, xq_row, nc, u);
+                } else {
+                    a_products(term, a->n_in, j0, nr, x, (size_t)a->n_in * sizeof(float), nc, u);
+                }
             }
-            float *y = part ? part + t * c->out_sum + off : term->y + t * term->out;
-            add_bt(term, u, j0, j1, y);
+            for (int64_t tk = 0; tk < nc && nr > 0; tk++) {
+                const float *s = term->scale + (tb + tk) * term->scale_stride + j0;
+                float *ut = u + tk * nr;
+                for (int64_t j = 0; j < nr; j++) ut[j] *= s[j];
+                float *y = part ? part + (tb + tk) * c->out_sum + off
+                                : term->y + (tb + tk) * term->out;
+                add_bt(term, ut, j0, j1, y);
+            }
             off += term->out;
         }
     }
