@@ -35,7 +35,8 @@ typedef float (*xt_vec_dot_fn)(int64_t n, const void *restrict w, const void *re
 // A tile of dot products: y[c * y_stride + r] = vec_dot(n, w + r * w_stride, a + c * a_stride)
 // for r < nr, c < nc. SIMD versions load each weight block once for several activation rows
 // and each activation block once for several weight rows (prefill); results differ from the
-// vec_dot ones only in float summation order.
+// vec_dot ones at most in float summation order (the tiles of the types llama.cpp's numbers are
+// matched for keep the vec_dot's bits, see docs/development.md "Numerics").
 typedef void (*xt_gemm_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
                            const void *restrict a, size_t a_stride, int64_t nc,
                            float *restrict y, int64_t y_stride);
@@ -72,6 +73,9 @@ typedef struct {
     xt_vec_dot_fn vec_dot_b4[XT_DTYPE_COUNT];
     int b4_min_tokens[XT_DTYPE_COUNT];
     int b4_group[XT_DTYPE_COUNT];
+    // The tile kernel of vec_dot_b4 (xt_gemm_fn with vec_dot_b4 in place of vec_dot): matmul
+    // hands it the tokens below n - n % b4_group and `gemm` the rest. NULL: vec_dot_b4 per entry.
+    xt_gemm_fn gemm_b4[XT_DTYPE_COUNT];
     xt_quant_act_fn quantize_act[XT_DTYPE_COUNT];  // for Q8_0, Q8_1, Q8_K (and F32 copy)
     xt_dequant_row_fn to_float[XT_DTYPE_COUNT];
 } xt_quant_kernels;
@@ -88,6 +92,7 @@ const char *xt_simd_level_name(xt_simd_level level);
 void xt_quant_kernels_fill_avx2(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx512(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx2_gemm(xt_quant_kernels *k);  // x86_avx2_gemm.c: prefill tiles
+void xt_quant_kernels_fill_avx2_gemm_k(xt_quant_kernels *k);  // x86_avx2_gemm_k.c: K-quant tiles
 
 // Each family file fills its own rows of the kernel table (called once by quant_table.c).
 void xt_quant_register_float(xt_quant_traits *table);      // quant/float_types.c

@@ -60,6 +60,7 @@ static void init_tables(void) {
         g_kernels[XT_SIMD_AVX2].level = XT_SIMD_AVX2;
         xt_quant_kernels_fill_avx2(&g_kernels[XT_SIMD_AVX2]);
         xt_quant_kernels_fill_avx2_gemm(&g_kernels[XT_SIMD_AVX2]);
+        xt_quant_kernels_fill_avx2_gemm_k(&g_kernels[XT_SIMD_AVX2]);
     }
     if (g_max_level >= XT_SIMD_AVX512) {
         // AVX-512 builds on AVX2: kernels without a 512-bit version keep the 256-bit one.
