@@ -55,6 +55,7 @@ typedef struct {
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
     xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
+    xt_gemv_fn gemv;        // one-token tiles; NULL: vec_dot per row
     xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
     int64_t n_b4;
     int64_t rows_per_task;
@@ -111,7 +112,9 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
             int64_t nc = a->n_tok - tt < TOK_BLOCK ? a->n_tok - tt : TOK_BLOCK;
             const uint8_t *act = (const uint8_t *)t->act + (size_t)tt * t->act_row_bytes;
             float *y = a->y + tt * a->n_out + rr;
-            if (t->gemm && nc > 1) {
+            if (nc == 1 && t->gemv && tt >= t->n_b4) {
+                t->gemv(a->n_in, w, t->w_row_bytes, nr, act, y);
+            } else if (t->gemm && nc > 1) {
                 t->gemm(a->n_in, w, t->w_row_bytes, nr, act, t->act_row_bytes, nc, y, a->n_out);
             } else {
                 gemm_by_rows(t, w, nr, act, tt, nc, y);
@@ -233,7 +236,8 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
         task_ctx *t = &m.seg[i];
         *t = (task_ctx){.a = a, .act = act, .w_row_bytes = w_row[i], .act_row_bytes = act_row,
                         .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
-                        .gemm = fp8 ? NULL : k->gemm[a->type]};
+                        .gemm = fp8 ? NULL : k->gemm[a->type],
+                        .gemv = fp8 ? NULL : k->gemv[a->type]};
         if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
             t->vec_dot_b4 = k->vec_dot_b4[a->type];
             t->n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
