@@ -55,6 +55,7 @@ typedef struct {
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
     xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
+    xt_gemv_fn gemv;        // one-token tiles; NULL: vec_dot per row
     xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
     xt_gemm_fn gemm_b4;        // its tile kernel (NULL: vec_dot_b4 per (row, token))
     int64_t n_b4;
@@ -79,7 +80,8 @@ static void gemm_by_rows(const task_ctx *t, xt_vec_dot_fn dot, const uint8_t *w,
 }
 
 // Tokens [tok0, tok0 + nc) of the call against nr rows: those below n_b4 take the grouped
-// variant, the rest the plain one; each part goes to its variant's tile kernel if it has one.
+// variant, the rest the plain one; each part goes to its variant's tile kernel if it has one
+// (a single plain token: to the one-token row kernel).
 static void gemm_tokens(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
                         int64_t tok0, int64_t nc, float *y) {
     const xt_matmul_args *a = t->a;
@@ -93,6 +95,8 @@ static void gemm_tokens(const task_ctx *t, const uint8_t *w, int64_t nr, const u
         float *yc = y + c0 * a->n_out;
         if (gemm && c1 - c0 > 1) {
             gemm(a->n_in, w, t->w_row_bytes, nr, ac, t->act_row_bytes, c1 - c0, yc, a->n_out);
+        } else if (part && t->gemv && c1 - c0 == 1) {
+            t->gemv(a->n_in, w, t->w_row_bytes, nr, ac, yc);
         } else {
             gemm_by_rows(t, part ? t->vec_dot : t->vec_dot_b4, w, nr, ac, c1 - c0, yc);
         }
@@ -249,7 +253,8 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
         task_ctx *t = &m.seg[i];
         *t = (task_ctx){.a = a, .act = act, .w_row_bytes = w_row[i], .act_row_bytes = act_row,
                         .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
-                        .gemm = fp8 ? NULL : k->gemm[a->type]};
+                        .gemm = fp8 ? NULL : k->gemm[a->type],
+                        .gemv = fp8 ? NULL : k->gemv[a->type]};
         if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
             t->vec_dot_b4 = k->vec_dot_b4[a->type];
             t->gemm_b4 = k->gemm_b4[a->type];

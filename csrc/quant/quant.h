@@ -40,6 +40,10 @@ typedef float (*xt_vec_dot_fn)(int64_t n, const void *restrict w, const void *re
 typedef void (*xt_gemm_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
                            const void *restrict a, size_t a_stride, int64_t nc,
                            float *restrict y, int64_t y_stride);
+// One token against nr weight rows: y[r] = vec_dot(n, w + r * w_stride, a) for r < nr, bit for
+// bit (the same per-row arithmetic; SIMD versions run several rows' chains side by side).
+typedef void (*xt_gemv_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
+                           const void *restrict a, float *restrict y);
 
 // ---- the kernel columns of the dtype table (same row ids as core/dtype.c) ----
 typedef struct {
@@ -67,6 +71,7 @@ typedef struct {
     xt_simd_level level;
     xt_vec_dot_fn vec_dot[XT_DTYPE_COUNT];
     xt_gemm_fn gemm[XT_DTYPE_COUNT];               // NULL: vec_dot per (row, token)
+    xt_gemv_fn gemv[XT_DTYPE_COUNT];               // NULL: vec_dot per row (one token)
     // Optional: the dot for the tokens of a multi-token call that llama.cpp's x86 backend
     // runs through a GEMM with another accumulation grouping (repacked or tiled K-quants):
     // calls of >= b4_min_tokens tokens use it for tokens [0, n - n % b4_group). NULL: vec_dot.
@@ -93,6 +98,7 @@ void xt_quant_kernels_fill_avx2(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx512(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx2_gemm(xt_quant_kernels *k);  // x86_avx2_gemm.c: prefill tiles
 void xt_quant_kernels_fill_avx2_gemm_k(xt_quant_kernels *k);  // x86_avx2_gemm_k.c: K-quant tiles
+void xt_quant_kernels_fill_avx2_gemv(xt_quant_kernels *k);  // x86_avx2_gemv.c: decode rows
 
 // Each family file fills its own rows of the kernel table (called once by quant_table.c).
 void xt_quant_register_float(xt_quant_traits *table);      // quant/float_types.c

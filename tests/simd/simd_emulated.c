@@ -17,6 +17,8 @@
 //   whose rows mix the weight modes and whose tokens mix the activation modes (K-quants also
 //   on an 11 x 67 tile of 5 super-blocks); the tiles that keep llama.cpp's arithmetic also bit
 //   for bit against the avx2 table's vec_dot (gemm) or vec_dot_b4 (gemm_b4).
+// * gemv[t] (one-token row kernels) bit for bit against the level's own vec_dot of each row,
+//   1..9 rows (every group and tail), rows mixing the weight modes, every activation mode.
 // * quantize_act[t] byte for byte against the reference xt_quant_act_* on random rows and
 //   edge rows (NaN, +-Inf, zeros, -0, .5 ties, subnormals, FLT_MAX, f16 overflow).
 // Prints failures, then "N passed, M failed"; exits 1 when M > 0.
@@ -37,6 +39,7 @@ void xt_test_fill_avx512(xt_quant_kernels *k);
 void xt_test_fill_avx512_vnni(xt_quant_kernels *k);
 void xt_test_fill_avx2_gemm(xt_quant_kernels *k);
 void xt_test_fill_avx2_gemm_k(xt_quant_kernels *k);
+void xt_test_fill_avx2_gemv(xt_quant_kernels *k);
 
 enum { MAX_N = 129 * 32, MAX_ROW_BYTES = MAX_N * 4 + 64, MAX_PRINTED = 40 };
 
@@ -377,6 +380,42 @@ static void check_gemm(const level *lv, const xt_quant_kernels *avx2, int t, int
     g_rng = rng_saved;
 }
 
+// ---- gemv (one-token row kernels) ----
+
+static void check_gemv(const level *lv, int t, float *x) {
+    const int at = g_ref[t].vec_dot_type;
+    const int64_t blk = block_size(t);
+    const int64_t n = blk * (blk == 32 ? G_N_BLOCKS_32 : G_N_BLOCKS_256);
+    const size_t wb = row_bytes(t, n), ab = row_bytes(at, n);
+    uint8_t *w = malloc(wb * G_MAX_ROWS), *a = malloc(ab);
+    if (w == NULL || a == NULL) {
+        check(0, "%s gemv %s: out of memory", lv->name, type_name(t));
+        free(w);
+        free(a);
+        return;
+    }
+    for (int mode = 0; mode < A_COUNT; mode++) {
+        int nw = 0;
+        for (int r = 0; r < G_MAX_ROWS; r++) {
+            while (!make_weights(t, (r + mode + nw) % W_COUNT, w + (size_t)r * wb, n, x)) nw++;
+        }
+        make_act_floats(mode, x, n);
+        ref_act(at)(x, a, n);
+        for (int nr = 1; nr <= G_MAX_ROWS; nr++) {
+            float y[G_MAX_ROWS];
+            lv->k.gemv[t](n, w, wb, nr, a, y);
+            for (int r = 0; r < nr; r++) {
+                float ref = lv->k.vec_dot[t](n, w + (size_t)r * wb, a);
+                check(memcmp(&y[r], &ref, sizeof ref) == 0,
+                      "%s gemv %s rows %d row %d act mode %d: %.9g, vec_dot %.9g", lv->name,
+                      type_name(t), nr, r, mode, (double)y[r], (double)ref);
+            }
+        }
+    }
+    free(w);
+    free(a);
+}
+
 // ---- quantize_act ----
 
 enum { Q_GAUSS, Q_TIES, Q_NAN, Q_INF, Q_ZEROS, Q_TINY, Q_HUGE, Q_MIXED, Q_COUNT };
@@ -455,6 +494,11 @@ int main(void) {
     for (int li = 0; li < 3; li++) {  // as quant_table.c
         xt_test_fill_avx2_gemm(&levels[li].k);
         xt_test_fill_avx2_gemm_k(&levels[li].k);
+        xt_quant_kernels avx2 = levels[0].k;
+        xt_test_fill_avx2_gemv(&avx2);
+        for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+            if (levels[li].k.vec_dot[t] == avx2.vec_dot[t]) levels[li].k.gemv[t] = avx2.gemv[t];
+        }
     }
 
     uint8_t *w = malloc(MAX_ROW_BYTES), *a = malloc(MAX_ROW_BYTES), *a2 = malloc(MAX_ROW_BYTES);
@@ -487,6 +531,20 @@ int main(void) {
               lv->name, n_dots, n_acts);
         printf("%-12s %2d vec_dot types, %d gemm entries, %d quantize_act types: %s\n", lv->name,
                n_dots, n_gemms, n_acts, g_failed == failed_before ? "ok" : "FAILED");
+    }
+    // The gemv checks run last so the data the checks above draw stays as it was.
+    for (int li = 0; li < 3; li++) {
+        const level *lv = &levels[li];
+        int n_gemvs = 0;
+        long failed_before = g_failed;
+        for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+            if (lv->k.gemv[t] != NULL) {
+                check_gemv(lv, t, x);
+                n_gemvs++;
+            }
+        }
+        printf("%-12s %2d gemv types: %s\n", lv->name, n_gemvs,
+               g_failed == failed_before ? "ok" : "FAILED");
     }
     free(w);
     free(a);
