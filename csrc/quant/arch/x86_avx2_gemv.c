@@ -7,7 +7,7 @@
 // Q4_1 and Q8_0 llama.cpp's, see docs/development.md "Numerics"): the same chains over the
 // blocks in order, the same scale products (d_w * d_a, one float multiply), the same
 // horizontal sums; only the interleaving of independent rows differs. So decode logits stay
-// bit-identical to llama.cpp's. tests/test_quant_simd.py checks each entry against vec_dot.
+// bit-identical to llama.cpp's (Q4_1, Q5_0, Q8_0). tests/test_quant_simd.py checks each entry against vec_dot.
 #include "quant/arch/x86_common.h"
 #include "quant/quant.h"
 
@@ -16,7 +16,7 @@
 enum { GEMV_RM = 4 };
 
 // The f16 pairs at p, p + stride, .. (rm of them, 4 bytes each: Q4_1's (d, m), or d and the
-// first code byte pair of a Q8_0/Q4_0 block) -> [a0 b0 a1 b1 a2 b2 a3 b3] as floats.
+// next two bytes of a block that starts with its scale) -> [a0 b0 a1 b1 a2 b2 a3 b3] as floats.
 XT_INLINE XT_TARGET_AVX2 __m256 row_pairs(const uint8_t *p, size_t stride, int rm) {
     uint32_t v[GEMV_RM] = {0, 0, 0, 0};
     for (int r = 0; r < rm; r++) memcpy(&v[r], p + (size_t)r * stride, 4);
@@ -55,24 +55,47 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_1(int64_t nb, const uint8_t *w, size_t ws,
     for (int r = 0; r < rm; r++) out[r] = xt_x86_hsum_ps(acc[r]) + mins[2 * r + 1];
 }
 
-// ---- Q8_0 x Q8_0 ----
-XT_INLINE XT_TARGET_AVX2 void rows_q8_0(int64_t nb, const uint8_t *w, size_t ws,
-                                        const block_q8_0 *y, float *out, const int rm) {
+// ---- one chain per row over blocks that start with their f16 scale: Q8_0, Q5_0 ----
+XT_INLINE XT_TARGET_AVX2 __m256i blk_q8_0(const uint8_t *blk, __m256i qy) {
+    return xt_x86_dot_ss(_mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs), qy);
+}
+
+XT_INLINE XT_TARGET_AVX2 __m256i blk_q5_0(const uint8_t *blk, __m256i qy) {
+    const block_q5_0 *x = (const block_q5_0 *)blk;
+    __m256i hi = _mm256_and_si256(xt_x86_bits32(x->qh), _mm256_set1_epi8(0x10));
+    __m256i codes = _mm256_or_si256(xt_x86_nibbles32(x->qs), hi);
+    return xt_x86_dot_us_off(codes, qy, _mm256_set1_epi8(16));
+}
+
+XT_INLINE XT_TARGET_AVX2 void rows_d_first(int64_t nb, const uint8_t *w, size_t ws,
+                                           size_t wblk, __m256i (*blk_dot)(const uint8_t *,
+                                                                           __m256i),
+                                           const block_q8_0 *y, float *out, const int rm) {
     __m256 acc[GEMV_RM];
     for (int r = 0; r < rm; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        // even lanes: the rows' d (odd lanes: code bytes read as f16, unused)
-        const __m256 d = row_pairs(w + (size_t)b * sizeof(block_q8_0), ws, rm);
+        // even lanes: the rows' d (odd lanes: the next two bytes read as f16, unused)
+        const __m256 d = row_pairs(w + (size_t)b * wblk, ws, rm);
         const __m256 prod = _mm256_mul_ps(d, _mm256_set1_ps(xt_x86_h2f(y[b].d)));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
         for (int r = 0; r < rm; r++) {
-            const block_q8_0 *x = (const block_q8_0 *)(w + (size_t)r * ws) + b;
+            const uint8_t *x = w + (size_t)r * ws + (size_t)b * wblk;
             XT_X86_PREFETCH1(x);
-            __m256i s = xt_x86_dot_ss(_mm256_loadu_si256((const __m256i *)x->qs), qy);
+            __m256i s = blk_dot(x, qy);
             acc[r] = _mm256_fmadd_ps(lane(prod, 2 * r), _mm256_cvtepi32_ps(s), acc[r]);
         }
     }
     for (int r = 0; r < rm; r++) out[r] = xt_x86_hsum_ps(acc[r]);
+}
+
+XT_INLINE XT_TARGET_AVX2 void rows_q8_0(int64_t nb, const uint8_t *w, size_t ws,
+                                        const block_q8_0 *y, float *out, const int rm) {
+    rows_d_first(nb, w, ws, sizeof(block_q8_0), blk_q8_0, y, out, rm);
+}
+
+XT_INLINE XT_TARGET_AVX2 void rows_q5_0(int64_t nb, const uint8_t *w, size_t ws,
+                                        const block_q8_0 *y, float *out, const int rm) {
+    rows_d_first(nb, w, ws, sizeof(block_q5_0), blk_q5_0, y, out, rm);
 }
 
 // ---- Q4_0 x Q8_0: two chains per row (even and odd blocks), as its vec_dot ----
@@ -113,6 +136,7 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_0(int64_t nb, const uint8_t *w, size_t ws,
 XT_GEMV_WALK(gemv_q4_1, rows_q4_1, block_q8_1, QK4_1)
 XT_GEMV_WALK(gemv_q8_0, rows_q8_0, block_q8_0, QK8_0)
 XT_GEMV_WALK(gemv_q4_0, rows_q4_0, block_q8_0, QK4_0)
+XT_GEMV_WALK(gemv_q5_0, rows_q5_0, block_q8_0, QK5_0)
 #undef XT_GEMV_WALK
 
 #endif  // XT_X86
@@ -121,6 +145,7 @@ void xt_quant_kernels_fill_avx2_gemv(xt_quant_kernels *k) {
 #if defined(XT_X86)
     k->gemv[XT_DTYPE_Q4_0] = gemv_q4_0;
     k->gemv[XT_DTYPE_Q4_1] = gemv_q4_1;
+    k->gemv[XT_DTYPE_Q5_0] = gemv_q5_0;
     k->gemv[XT_DTYPE_Q8_0] = gemv_q8_0;
 #else
     (void)k;
