@@ -53,6 +53,8 @@ C_SOURCES = [
     "csrc/quant/tq_nvfp4.c",
     "csrc/quant/arch/x86_avx2.c",
     "csrc/quant/arch/x86_avx2_gemm.c",
+    "csrc/quant/arch/x86_avx2_gemm_k.c",
+    "csrc/quant/arch/x86_avx2_gemv.c",
     "csrc/quant/arch/x86_avx512.c",
     "csrc/ops/matmul_q.c",
     "csrc/ops/norm.c",

@@ -201,3 +201,22 @@ def test_matmul_tiles_match_vec_dot(restore_simd, level: str, t: int) -> None:
                 ref = _at("scalar", _core.vec_dot_rows, w[r], t, a, n)
                 bound = 1e-6 * float(np.sum(np.abs(dw[r] * da))) + 1e-30
                 assert abs(got[c, r] - ref) <= bound, (level, t, rows, ntok, r, c, got[c, r], ref)
+
+
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+@pytest.mark.parametrize("t", TILE_TYPES, ids=lambda t: f"type{t}")
+def test_one_token_matmul_equals_vec_dot_bitwise(restore_simd, level: str, t: int) -> None:
+    """A one-token matmul (decode: the multi-row gemv kernels, rows in groups plus a tail)
+    returns exactly the level's own vec_dot of each row: decode keeps the dot products'
+    arithmetic, only independent rows run side by side."""
+    at, blk, _, _ = LAYOUT[t]
+    rng = np.random.default_rng(900 + t)
+    n = 3 * blk if blk == 256 else 9 * blk
+    for rows, threads in ((13, 1), (8, 2), (3, 1), (37, 2)):
+        w = np.stack([_weights(t, n, rng)[i % 2] for i in range(rows)])
+        x = rng.standard_normal((1, n)).astype(np.float32)
+        got = _at(level, _core.matmul, w, t, n, x, threads)
+        a = _act_row(at, x[0], level)
+        ref = np.array([_at(level, _core.vec_dot_rows, w[r], t, a, n) for r in range(rows)],
+                       dtype=np.float32)
+        assert np.array_equal(got[0], ref), (level, t, rows, np.flatnonzero(got[0] != ref))

@@ -55,7 +55,9 @@ typedef struct {
     size_t act_row_bytes;
     xt_vec_dot_fn vec_dot;  // NULL for FP8
     xt_gemm_fn gemm;        // NULL: vec_dot per (row, token)
+    xt_gemv_fn gemv;        // one-token tiles; NULL: vec_dot per row
     xt_vec_dot_fn vec_dot_b4;  // tokens [0, n_b4): the peer's grouped-by-four variant
+    xt_gemm_fn gemm_b4;        // its tile kernel (NULL: vec_dot_b4 per (row, token))
     int64_t n_b4;
     int64_t rows_per_task;
 } task_ctx;
@@ -65,16 +67,38 @@ typedef struct {
 // kernel then walks a few tokens at a time (kept in L1) against the group's rows.
 enum { ROW_BLOCK_BYTES = 96 * 1024, TOK_BLOCK = 64 };
 
-// The tile of dot products through vec_dot, for types without a gemm kernel; tokens (of the
-// whole call) below n_b4 take the grouped-by-four variant. `tok0`: the tile's first token.
-static void gemm_by_rows(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
-                         int64_t tok0, int64_t nc, float *y) {
+// One tile of dot products through `dot`, entry by entry (types without a tile kernel).
+static void gemm_by_rows(const task_ctx *t, xt_vec_dot_fn dot, const uint8_t *w, int64_t nr,
+                         const uint8_t *act, int64_t nc, float *y) {
     const xt_matmul_args *a = t->a;
     for (int64_t c = 0; c < nc; c++) {
-        xt_vec_dot_fn dot = tok0 + c < t->n_b4 ? t->vec_dot_b4 : t->vec_dot;
         for (int64_t r = 0; r < nr; r++) {
             y[c * a->n_out + r] = dot(a->n_in, w + (size_t)r * t->w_row_bytes,
                                       act + (size_t)c * t->act_row_bytes);
+        }
+    }
+}
+
+// Tokens [tok0, tok0 + nc) of the call against nr rows: those below n_b4 take the grouped
+// variant, the rest the plain one; each part goes to its variant's tile kernel if it has one
+// (a single plain token: to the one-token row kernel).
+static void gemm_tokens(const task_ctx *t, const uint8_t *w, int64_t nr, const uint8_t *act,
+                        int64_t tok0, int64_t nc, float *y) {
+    const xt_matmul_args *a = t->a;
+    int64_t n_grouped = t->n_b4 - tok0;
+    n_grouped = n_grouped < 0 ? 0 : n_grouped > nc ? nc : n_grouped;
+    for (int part = 0; part < 2; part++) {
+        int64_t c0 = part ? n_grouped : 0, c1 = part ? nc : n_grouped;
+        if (c1 == c0) continue;
+        xt_gemm_fn gemm = part ? t->gemm : t->gemm_b4;
+        const uint8_t *ac = act + (size_t)c0 * t->act_row_bytes;
+        float *yc = y + c0 * a->n_out;
+        if (gemm && c1 - c0 > 1) {
+            gemm(a->n_in, w, t->w_row_bytes, nr, ac, t->act_row_bytes, c1 - c0, yc, a->n_out);
+        } else if (part && t->gemv && c1 - c0 == 1) {
+            t->gemv(a->n_in, w, t->w_row_bytes, nr, ac, yc);
+        } else {
+            gemm_by_rows(t, part ? t->vec_dot : t->vec_dot_b4, w, nr, ac, c1 - c0, yc);
         }
     }
 }
@@ -111,11 +135,7 @@ static void matmul_task(int64_t task, int64_t n_tasks, void *p) {
             int64_t nc = a->n_tok - tt < TOK_BLOCK ? a->n_tok - tt : TOK_BLOCK;
             const uint8_t *act = (const uint8_t *)t->act + (size_t)tt * t->act_row_bytes;
             float *y = a->y + tt * a->n_out + rr;
-            if (t->gemm && nc > 1) {
-                t->gemm(a->n_in, w, t->w_row_bytes, nr, act, t->act_row_bytes, nc, y, a->n_out);
-            } else {
-                gemm_by_rows(t, w, nr, act, tt, nc, y);
-            }
+            gemm_tokens(t, w, nr, act, tt, nc, y);
         }
     }
 }
@@ -233,9 +253,11 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
         task_ctx *t = &m.seg[i];
         *t = (task_ctx){.a = a, .act = act, .w_row_bytes = w_row[i], .act_row_bytes = act_row,
                         .vec_dot = fp8 ? NULL : k->vec_dot[a->type],
-                        .gemm = fp8 ? NULL : k->gemm[a->type]};
+                        .gemm = fp8 ? NULL : k->gemm[a->type],
+                        .gemv = fp8 ? NULL : k->gemv[a->type]};
         if (!fp8 && k->vec_dot_b4[a->type] != NULL && a->n_tok >= k->b4_min_tokens[a->type]) {
             t->vec_dot_b4 = k->vec_dot_b4[a->type];
+            t->gemm_b4 = k->gemm_b4[a->type];
             t->n_b4 = a->n_tok - a->n_tok % k->b4_group[a->type];
         }
         t->rows_per_task = (a->n_out + want - 1) / want;

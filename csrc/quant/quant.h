@@ -35,10 +35,15 @@ typedef float (*xt_vec_dot_fn)(int64_t n, const void *restrict w, const void *re
 // A tile of dot products: y[c * y_stride + r] = vec_dot(n, w + r * w_stride, a + c * a_stride)
 // for r < nr, c < nc. SIMD versions load each weight block once for several activation rows
 // and each activation block once for several weight rows (prefill); results differ from the
-// vec_dot ones only in float summation order.
+// vec_dot ones at most in float summation order (the tiles of the types llama.cpp's numbers are
+// matched for keep the vec_dot's bits, see docs/development.md "Numerics").
 typedef void (*xt_gemm_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
                            const void *restrict a, size_t a_stride, int64_t nc,
                            float *restrict y, int64_t y_stride);
+// One token against nr weight rows: y[r] = vec_dot(n, w + r * w_stride, a) for r < nr, bit for
+// bit (the same per-row arithmetic; SIMD versions run several rows' chains side by side).
+typedef void (*xt_gemv_fn)(int64_t n, const void *restrict w, size_t w_stride, int64_t nr,
+                           const void *restrict a, float *restrict y);
 
 // ---- the kernel columns of the dtype table (same row ids as core/dtype.c) ----
 typedef struct {
@@ -66,12 +71,16 @@ typedef struct {
     xt_simd_level level;
     xt_vec_dot_fn vec_dot[XT_DTYPE_COUNT];
     xt_gemm_fn gemm[XT_DTYPE_COUNT];               // NULL: vec_dot per (row, token)
+    xt_gemv_fn gemv[XT_DTYPE_COUNT];               // NULL: vec_dot per row (one token)
     // Optional: the dot for the tokens of a multi-token call that llama.cpp's x86 backend
     // runs through a GEMM with another accumulation grouping (repacked or tiled K-quants):
     // calls of >= b4_min_tokens tokens use it for tokens [0, n - n % b4_group). NULL: vec_dot.
     xt_vec_dot_fn vec_dot_b4[XT_DTYPE_COUNT];
     int b4_min_tokens[XT_DTYPE_COUNT];
     int b4_group[XT_DTYPE_COUNT];
+    // The tile kernel of vec_dot_b4 (xt_gemm_fn with vec_dot_b4 in place of vec_dot): matmul
+    // hands it the tokens below n - n % b4_group and `gemm` the rest. NULL: vec_dot_b4 per entry.
+    xt_gemm_fn gemm_b4[XT_DTYPE_COUNT];
     xt_quant_act_fn quantize_act[XT_DTYPE_COUNT];  // for Q8_0, Q8_1, Q8_K (and F32 copy)
     xt_dequant_row_fn to_float[XT_DTYPE_COUNT];
 } xt_quant_kernels;
@@ -88,6 +97,8 @@ const char *xt_simd_level_name(xt_simd_level level);
 void xt_quant_kernels_fill_avx2(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx512(xt_quant_kernels *k);
 void xt_quant_kernels_fill_avx2_gemm(xt_quant_kernels *k);  // x86_avx2_gemm.c: prefill tiles
+void xt_quant_kernels_fill_avx2_gemm_k(xt_quant_kernels *k);  // x86_avx2_gemm_k.c: K-quant tiles
+void xt_quant_kernels_fill_avx2_gemv(xt_quant_kernels *k);  // x86_avx2_gemv.c: decode rows
 
 // Each family file fills its own rows of the kernel table (called once by quant_table.c).
 void xt_quant_register_float(xt_quant_traits *table);      // quant/float_types.c

@@ -60,12 +60,21 @@ static void init_tables(void) {
         g_kernels[XT_SIMD_AVX2].level = XT_SIMD_AVX2;
         xt_quant_kernels_fill_avx2(&g_kernels[XT_SIMD_AVX2]);
         xt_quant_kernels_fill_avx2_gemm(&g_kernels[XT_SIMD_AVX2]);
+        xt_quant_kernels_fill_avx2_gemm_k(&g_kernels[XT_SIMD_AVX2]);
+        xt_quant_kernels_fill_avx2_gemv(&g_kernels[XT_SIMD_AVX2]);
     }
     if (g_max_level >= XT_SIMD_AVX512) {
         // AVX-512 builds on AVX2: kernels without a 512-bit version keep the 256-bit one.
         g_kernels[XT_SIMD_AVX512] = g_kernels[XT_SIMD_AVX2];
         g_kernels[XT_SIMD_AVX512].level = XT_SIMD_AVX512;
         xt_quant_kernels_fill_avx512(&g_kernels[XT_SIMD_AVX512]);
+        // A gemv equals its level's vec_dot bit for bit: drop the 256-bit ones whose dot
+        // product has a 512-bit version (another summation order).
+        for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+            if (g_kernels[XT_SIMD_AVX512].vec_dot[t] != g_kernels[XT_SIMD_AVX2].vec_dot[t]) {
+                g_kernels[XT_SIMD_AVX512].gemv[t] = NULL;
+            }
+        }
     }
     g_level = (int)level_from_env();
 }

@@ -54,6 +54,11 @@ compile avx2.o "${base[@]}" "${simd[@]}" -Dxt_quant_kernels_fill_avx2=xt_test_fi
     csrc/quant/arch/x86_avx2.c
 compile avx2_gemm.o "${base[@]}" "${simd[@]}" \
     -Dxt_quant_kernels_fill_avx2_gemm=xt_test_fill_avx2_gemm csrc/quant/arch/x86_avx2_gemm.c
+compile avx2_gemm_k.o "${base[@]}" "${simd[@]}" \
+    -Dxt_quant_kernels_fill_avx2_gemm_k=xt_test_fill_avx2_gemm_k \
+    csrc/quant/arch/x86_avx2_gemm_k.c
+compile avx2_gemv.o "${base[@]}" "${simd[@]}" \
+    -Dxt_quant_kernels_fill_avx2_gemv=xt_test_fill_avx2_gemv csrc/quant/arch/x86_avx2_gemv.c
 compile avx512.o "${base[@]}" "${simd[@]}" -DXT_X86_TEST_SIMDE_VNNI=0 \
     -Dxt_quant_kernels_fill_avx512=xt_test_fill_avx512 csrc/quant/arch/x86_avx512.c
 compile avx512_vnni.o "${base[@]}" "${simd[@]}" -DXT_X86_TEST_SIMDE_VNNI=1 \

@@ -12,9 +12,13 @@
 //   and extreme scales, against activations from the reference activation quantizer
 //   (Gaussian, small, +-max codes, constant, spikes); every block count residue the kernels
 //   unroll over (1..9 blocks, long rows with odd tails).
-// * gemm[t] (tile kernels) entry by entry against the reference vec_dot of that row and
-//   token, same bound, on tiles of 1..9 rows x 1..9 tokens (every edge tile) whose rows mix
-//   the weight modes and whose tokens mix the activation modes.
+// * gemm[t] and gemm_b4[t] (tile kernels) entry by entry against the reference vec_dot of
+//   that row and token, same bound, on tiles of 1..9 rows x 1..9 tokens (every edge tile)
+//   whose rows mix the weight modes and whose tokens mix the activation modes (K-quants also
+//   on an 11 x 67 tile of 5 super-blocks); the tiles that keep llama.cpp's arithmetic also bit
+//   for bit against the avx2 table's vec_dot (gemm) or vec_dot_b4 (gemm_b4).
+// * gemv[t] (one-token row kernels) bit for bit against the level's own vec_dot of each row,
+//   1..9 rows (every group and tail), rows mixing the weight modes, every activation mode.
 // * quantize_act[t] byte for byte against the reference xt_quant_act_* on random rows and
 //   edge rows (NaN, +-Inf, zeros, -0, .5 ties, subnormals, FLT_MAX, f16 overflow).
 // Prints failures, then "N passed, M failed"; exits 1 when M > 0.
@@ -34,6 +38,8 @@ void xt_test_fill_avx2(xt_quant_kernels *k);
 void xt_test_fill_avx512(xt_quant_kernels *k);
 void xt_test_fill_avx512_vnni(xt_quant_kernels *k);
 void xt_test_fill_avx2_gemm(xt_quant_kernels *k);
+void xt_test_fill_avx2_gemm_k(xt_quant_kernels *k);
+void xt_test_fill_avx2_gemv(xt_quant_kernels *k);
 
 enum { MAX_N = 129 * 32, MAX_ROW_BYTES = MAX_N * 4 + 64, MAX_PRINTED = 40 };
 
@@ -282,33 +288,47 @@ static void check_vec_dot(const level *lv, int t, uint8_t *w, uint8_t *a, float 
 // ---- gemm (tile kernels) ----
 
 enum { G_MAX_ROWS = 9, G_MAX_TOK = 9, G_N_BLOCKS_32 = 7, G_N_BLOCKS_256 = 2 };
+// One long case for the K-quant tiles: more super-blocks than they unpack at a time (4) and
+// more tokens than they accumulate at a time (64), with a partial row group.
+enum { G_LONG_BLOCKS_256 = 5, G_LONG_ROWS = 11, G_LONG_TOK = 67 };
+enum { G_BUF_ROWS = G_LONG_ROWS, G_BUF_TOK = G_LONG_TOK };
 
-static void check_gemm(const level *lv, int t, float *x, float *fw, float *fa) {
+// The tiles that keep the AVX2 dot product's bits (docs/development.md "Numerics"): their
+// entries must equal the avx2 table's vec_dot (grouped: vec_dot_b4) exactly.
+static int gemm_is_exact(int t, int grouped) {
+    if (grouped) return t == XT_DTYPE_Q4_K || t == XT_DTYPE_Q6_K;
+    return t == XT_DTYPE_Q4_1 || t == XT_DTYPE_Q5_0 || t == XT_DTYPE_Q8_0 || t == XT_DTYPE_Q4_K;
+}
+
+// Every entry of gemm's nr x nc tiles (nr <= max_rows, nc <= max_tok; or only the full tile)
+// against the reference vec_dot within 1e-6 * sum|w a|, and against `exact` bit for bit.
+static void check_gemm_tiles(const char *what, int t, xt_gemm_fn gemm, xt_vec_dot_fn exact,
+                             int64_t n_blocks, int max_rows, int max_tok, int only_full,
+                             float *x, float *fw, float *fa) {
     const int at = g_ref[t].vec_dot_type;
-    const int64_t blk = block_size(t);
-    const int64_t n = blk * (blk == 32 ? G_N_BLOCKS_32 : G_N_BLOCKS_256);
+    const int64_t n = block_size(t) * n_blocks;
     const size_t wb = row_bytes(t, n), ab = row_bytes(at, n);
-    uint8_t *w = malloc(wb * G_MAX_ROWS), *a = malloc(ab * G_MAX_TOK);
-    float y[(G_MAX_ROWS + 2) * G_MAX_TOK];
+    uint8_t *w = malloc(wb * G_BUF_ROWS), *a = malloc(ab * G_BUF_TOK);
+    static float y[(G_BUF_ROWS + 2) * G_BUF_TOK];
     if (w == NULL || a == NULL) {
-        check(0, "%s gemm %s: out of memory", lv->name, type_name(t));
+        check(0, "%s %s: out of memory", what, type_name(t));
         free(w);
         free(a);
         return;
     }
     for (int rep = 0; rep < 3; rep++) {
         int nw = 0;
-        for (int r = 0; r < G_MAX_ROWS; r++) {
+        for (int r = 0; r < max_rows; r++) {
             while (!make_weights(t, (r + rep + nw) % W_COUNT, w + (size_t)r * wb, n, x)) nw++;
         }
-        for (int c = 0; c < G_MAX_TOK; c++) {
+        for (int c = 0; c < max_tok; c++) {
             make_act_floats((c + rep) % A_COUNT, x, n);
             ref_act(at)(x, a + (size_t)c * ab, n);
         }
-        for (int nr = 1; nr <= G_MAX_ROWS; nr++) {
-            for (int nc = 1; nc <= G_MAX_TOK; nc++) {
+        for (int nr = only_full ? max_rows : 1; nr <= max_rows; nr++) {
+            for (int nc = only_full ? max_tok : 1; nc <= max_tok; nc++) {
                 const int64_t ys = nr + 2;  // output rows wider than the tile
-                lv->k.gemm[t](n, w, wb, nr, a, ab, nc, y, ys);
+                gemm(n, w, wb, nr, a, ab, nc, y, ys);
                 for (int c = 0; c < nc; c++) {
                     for (int r = 0; r < nr; r++) {
                         const uint8_t *wr = w + (size_t)r * wb, *ac = a + (size_t)c * ab;
@@ -319,12 +339,76 @@ static void check_gemm(const level *lv, int t, float *x, float *fw, float *fa) {
                         int ok = isfinite(ref) ? (isfinite(got) && err <= 1e-6 * mag)
                                                : memcmp(&got, &ref, sizeof got) == 0;
                         check(ok,
-                              "%s gemm %s tile %dx%d entry (%d, %d) rep %d: simd %.9g ref %.9g "
+                              "%s %s tile %dx%d entry (%d, %d) rep %d: simd %.9g ref %.9g "
                               "|diff| %.3g > 1e-6 * sum|w a| = %.3g",
-                              lv->name, type_name(t), nr, nc, r, c, rep, (double)got,
-                              (double)ref, err, 1e-6 * mag);
+                              what, type_name(t), nr, nc, r, c, rep, (double)got, (double)ref,
+                              err, 1e-6 * mag);
+                        if (exact == NULL) continue;
+                        float want = exact(n, wr, ac);
+                        check(memcmp(&got, &want, sizeof got) == 0,
+                              "%s %s tile %dx%d entry (%d, %d) rep %d: %.9g, not the bits of "
+                              "the avx2 dot product %.9g",
+                              what, type_name(t), nr, nc, r, c, rep, (double)got, (double)want);
                     }
                 }
+            }
+        }
+    }
+    free(w);
+    free(a);
+}
+
+// gemm[t] (grouped = 0) or gemm_b4[t] (grouped = 1) of a level; `avx2`: the avx2 table, whose
+// dot products the exact tiles reproduce.
+static void check_gemm(const level *lv, const xt_quant_kernels *avx2, int t, int grouped,
+                       float *x, float *fw, float *fa) {
+    // own random stream: the other checks draw the same numbers whatever tiles a table has
+    const uint64_t rng_saved = g_rng;
+    g_rng = 0x2545F4914F6CDD1Dull ^ (uint64_t)(t * 2 + grouped);
+    char what[64];
+    snprintf(what, sizeof what, "%s %s", lv->name, grouped ? "gemm_b4" : "gemm");
+    xt_gemm_fn gemm = grouped ? lv->k.gemm_b4[t] : lv->k.gemm[t];
+    xt_vec_dot_fn exact = NULL;
+    if (gemm_is_exact(t, grouped)) exact = grouped ? avx2->vec_dot_b4[t] : avx2->vec_dot[t];
+    const int k_quant = block_size(t) == 256;
+    check_gemm_tiles(what, t, gemm, exact, k_quant ? G_N_BLOCKS_256 : G_N_BLOCKS_32, G_MAX_ROWS,
+                     G_MAX_TOK, 0, x, fw, fa);
+    if (k_quant) {
+        check_gemm_tiles(what, t, gemm, exact, G_LONG_BLOCKS_256, G_LONG_ROWS, G_LONG_TOK, 1, x,
+                         fw, fa);
+    }
+    g_rng = rng_saved;
+}
+
+// ---- gemv (one-token row kernels) ----
+
+static void check_gemv(const level *lv, int t, float *x) {
+    const int at = g_ref[t].vec_dot_type;
+    const int64_t blk = block_size(t);
+    const int64_t n = blk * (blk == 32 ? G_N_BLOCKS_32 : G_N_BLOCKS_256);
+    const size_t wb = row_bytes(t, n), ab = row_bytes(at, n);
+    uint8_t *w = malloc(wb * G_MAX_ROWS), *a = malloc(ab);
+    if (w == NULL || a == NULL) {
+        check(0, "%s gemv %s: out of memory", lv->name, type_name(t));
+        free(w);
+        free(a);
+        return;
+    }
+    for (int mode = 0; mode < A_COUNT; mode++) {
+        int nw = 0;
+        for (int r = 0; r < G_MAX_ROWS; r++) {
+            while (!make_weights(t, (r + mode + nw) % W_COUNT, w + (size_t)r * wb, n, x)) nw++;
+        }
+        make_act_floats(mode, x, n);
+        ref_act(at)(x, a, n);
+        for (int nr = 1; nr <= G_MAX_ROWS; nr++) {
+            float y[G_MAX_ROWS];
+            lv->k.gemv[t](n, w, wb, nr, a, y);
+            for (int r = 0; r < nr; r++) {
+                float ref = lv->k.vec_dot[t](n, w + (size_t)r * wb, a);
+                check(memcmp(&y[r], &ref, sizeof ref) == 0,
+                      "%s gemv %s rows %d row %d act mode %d: %.9g, vec_dot %.9g", lv->name,
+                      type_name(t), nr, r, mode, (double)y[r], (double)ref);
             }
         }
     }
@@ -407,7 +491,15 @@ int main(void) {
     xt_test_fill_avx2(&levels[0].k);
     xt_test_fill_avx512(&levels[1].k);
     xt_test_fill_avx512_vnni(&levels[2].k);
-    for (int li = 0; li < 3; li++) xt_test_fill_avx2_gemm(&levels[li].k);  // as quant_table.c
+    for (int li = 0; li < 3; li++) {  // as quant_table.c
+        xt_test_fill_avx2_gemm(&levels[li].k);
+        xt_test_fill_avx2_gemm_k(&levels[li].k);
+        xt_quant_kernels avx2 = levels[0].k;
+        xt_test_fill_avx2_gemv(&avx2);
+        for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+            if (levels[li].k.vec_dot[t] == avx2.vec_dot[t]) levels[li].k.gemv[t] = avx2.gemv[t];
+        }
+    }
 
     uint8_t *w = malloc(MAX_ROW_BYTES), *a = malloc(MAX_ROW_BYTES), *a2 = malloc(MAX_ROW_BYTES);
     float *x = malloc(MAX_N * sizeof(float));
@@ -425,8 +517,9 @@ int main(void) {
                 check_vec_dot(lv, t, w, a, x, fw, fa);
                 n_dots++;
             }
-            if (lv->k.gemm[t] != NULL) {
-                check_gemm(lv, t, x, fw, fa);
+            for (int grouped = 0; grouped < 2; grouped++) {
+                if ((grouped ? lv->k.gemm_b4[t] : lv->k.gemm[t]) == NULL) continue;
+                check_gemm(lv, &levels[0].k, t, grouped, x, fw, fa);
                 n_gemms++;
             }
             if (lv->k.quantize_act[t] != NULL) {
@@ -436,8 +529,22 @@ int main(void) {
         }
         check(n_dots > 0 && n_acts > 0, "%s: empty table (%d vec_dot, %d quantize_act)",
               lv->name, n_dots, n_acts);
-        printf("%-12s %2d vec_dot types, %d gemm types, %d quantize_act types: %s\n", lv->name,
+        printf("%-12s %2d vec_dot types, %d gemm entries, %d quantize_act types: %s\n", lv->name,
                n_dots, n_gemms, n_acts, g_failed == failed_before ? "ok" : "FAILED");
+    }
+    // The gemv checks run last so the data the checks above draw stays as it was.
+    for (int li = 0; li < 3; li++) {
+        const level *lv = &levels[li];
+        int n_gemvs = 0;
+        long failed_before = g_failed;
+        for (int t = 0; t < XT_DTYPE_COUNT; t++) {
+            if (lv->k.gemv[t] != NULL) {
+                check_gemv(lv, t, x);
+                n_gemvs++;
+            }
+        }
+        printf("%-12s %2d gemv types: %s\n", lv->name, n_gemvs,
+               g_failed == failed_before ? "ok" : "FAILED");
     }
     free(w);
     free(a);
