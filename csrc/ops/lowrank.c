@@ -168,6 +168,10 @@ static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64
         k->gemm[t->a_type](n_in, a, t->a_row_bytes, nr, act, act_row, nc, u, nr);
         return;
     }
+    if (nc == 1 && k->gemv[t->a_type] != NULL) {  // decode: several rows' chains side by side
+        k->gemv[t->a_type](n_in, a, t->a_row_bytes, nr, act, u);
+        return;
+    }
     for (int64_t c = 0; c < nc; c++) {
         for (int64_t j = 0; j < nr; j++) {
             u[c * nr + j] = k->vec_dot[t->a_type](n_in, a + (size_t)j * t->a_row_bytes,
