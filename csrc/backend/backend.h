@@ -71,13 +71,15 @@ typedef struct {
     xt_status (*add_bias)(xt_backend *be, float *y, const float *b, int64_t rows, int64_t n,
                           int64_t stride);
     xt_status (*scale)(xt_backend *be, float *y, float s, int64_t n);
-    // Sizes add_lowrank's scratch (at adapter attach; it only grows): inputs, rank rows per
-    // term and outputs per term at most.
+    // Sizes matmul_lowrank's scratch (at adapter attach; it only grows): inputs, rank rows
+    // per term and outputs per term at most.
     xt_status (*reserve_lowrank)(xt_backend *be, int64_t max_in, int64_t max_r, int64_t max_out);
-    // y_k (n_tok, out_k) += ((x A_k^T) * scale_k) B_k^T for n (1 to 4) terms that read the same
-    // x (n_tok, n_in): LoRA's low-rank terms after a matmul (layouts in ops/ops.h)
-    xt_status (*add_lowrank)(xt_backend *be, const float *x, int64_t n_in, int64_t n_tok,
-                             const xt_lowrank_term *terms, int n);
+    // matmul_n (n = 1: matmul), then y_k += ((x A_k^T) * scale_k) B_k^T for n_terms (0 to 4)
+    // low-rank terms whose outputs are among y: LoRA's unmerged terms, in the same dispatch
+    // as the products where the backend can (layouts in ops/ops.h)
+    xt_status (*matmul_lowrank)(xt_backend *be, int n, const xt_tensor *const *w,
+                                const float *x, int64_t n_tok, float *const *y,
+                                const xt_lowrank_term *terms, int n_terms);
     xt_status (*softcap)(xt_backend *be, float *y, float cap, int64_t n);
 } xt_backend_ops;
 

@@ -297,14 +297,35 @@ static xt_status cpu_reserve_lowrank(xt_backend *be, int64_t max_in, int64_t max
     return XT_OK;
 }
 
-static xt_status cpu_add_lowrank(xt_backend *be, const float *x, int64_t n_in, int64_t n_tok,
-                                 const xt_lowrank_term *terms, int n) {
+// At decode (fewer tokens than threads) the low-rank tasks join the products' pool run: one
+// dispatch per targeted matmul group, and the rank rows stream while the weights do.
+static xt_status cpu_matmul_lowrank(xt_backend *be, int n, const xt_tensor *const *w,
+                                    const float *x, int64_t n_tok, float *const *y,
+                                    const xt_lowrank_term *terms, int n_terms) {
     cpu_impl *c = impl(be);
-    XT_RETURN_IF(c->lr_scratch == NULL, XT_ERR_INTERNAL, "add_lowrank: scratch not reserved");
-    xt_lowrank_args a = {.x = x, .n_in = n_in, .n_tok = n_tok, .terms = terms, .n_terms = n,
-                         .scratch = c->lr_scratch, .n_tasks = c->n_threads,
-                         .max_in = c->lr_in, .max_r = c->lr_r, .max_out = c->lr_out};
-    return xt_lowrank(c->n_threads > 1 ? c->pool : NULL, &a);
+    XT_RETURN_IF(n < 1 || n > XT_MATMUL_MAX_MULTI, XT_ERR_INVALID_ARG,
+                 "matmul_lowrank: %d weights (1 to %d)", n, XT_MATMUL_MAX_MULTI);
+    if (n_terms == 0) return n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0])
+                                    : cpu_matmul_n(be, n, w, x, n_tok, y);
+    XT_RETURN_IF(c->lr_scratch == NULL, XT_ERR_INTERNAL, "matmul_lowrank: scratch not reserved");
+    xt_lowrank_args la = {.x = x, .n_in = w[0]->ne[0], .n_tok = n_tok, .terms = terms,
+                          .n_terms = n_terms, .scratch = c->lr_scratch, .n_tasks = c->n_threads,
+                          .max_in = c->lr_in, .max_r = c->lr_r, .max_out = c->lr_out};
+    if (c->n_threads > 1 && n_tok < c->n_threads) {
+        xt_lowrank_plan plan;
+        XT_TRY(xt_lowrank_plan_make(&la, true, &plan));
+        xt_matmul_args a[XT_MATMUL_MAX_MULTI];
+        for (int i = 0; i < n; i++) {
+            a[i] = (xt_matmul_args){.w = w[i]->data, .type = w[i]->type, .n_out = w[i]->ne[1],
+                                    .n_in = w[i]->ne[0], .x = x, .n_tok = n_tok, .y = y[i]};
+        }
+        xt_task_set extra = {xt_lowrank_task, &plan, plan.n_tasks};
+        XT_TRY(xt_matmul_q_multi_ex(c->mm, a, n, &extra));
+        xt_lowrank_finish(&plan);
+        return XT_OK;
+    }
+    XT_TRY(n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0]) : cpu_matmul_n(be, n, w, x, n_tok, y));
+    return xt_lowrank(c->n_threads > 1 ? c->pool : NULL, &la);
 }
 
 static xt_status cpu_softcap(xt_backend *be, float *y, float cap, int64_t n) {
@@ -319,7 +340,7 @@ static const xt_backend_ops k_cpu_ops = {
     .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .get_rows = cpu_get_rows, .rms_norm = cpu_rms_norm, .rope = cpu_rope,
     .glu = cpu_glu, .attention = cpu_attention, .kv_store = cpu_kv_store, .add = cpu_add,
     .add_bias = cpu_add_bias, .scale = cpu_scale, .softcap = cpu_softcap,
-    .reserve_lowrank = cpu_reserve_lowrank, .add_lowrank = cpu_add_lowrank,
+    .reserve_lowrank = cpu_reserve_lowrank, .matmul_lowrank = cpu_matmul_lowrank,
 };
 
 // ---- lifecycle ----

@@ -143,21 +143,11 @@ static size_t task_bytes(int64_t max_in, int64_t max_r) {
 }
 
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out) {
-    const size_t n = (size_t)(n_tasks > 1 ? n_tasks - 1 : 0);
-    // Partials exist only when tokens < tasks: (tasks - 1) of them, each (tokens, sum of outs).
+    const size_t n = (size_t)n_tasks;
+    // Partials exist only when tokens < tasks: one per task, each (tokens, sum of outs).
     return (size_t)n_tasks * task_bytes(max_in, max_r) +
            n * n * (size_t)(XT_LOWRANK_MAX_TERMS * max_out) * sizeof(float);
 }
-
-typedef struct {
-    const xt_lowrank_args *a;
-    int64_t n_tasks;
-    bool split_rank;      // decode: tasks share the rank rows; else they share the tokens
-    size_t task_bytes;
-    float *partials;      // split_rank: (n_tasks - 1, n_tok, out_sum)
-    int64_t out_sum;
-    xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized once per token)
-} run_ctx;
 
 // u (nc, nr) = rows [j0, j0 + nr) of A against the block's nc activation rows.
 static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64_t nr,
@@ -180,9 +170,9 @@ static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64
     }
 }
 
-static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
+void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     (void)n_tasks;
-    const run_ctx *c = p;
+    const xt_lowrank_plan *c = p;
     const xt_lowrank_args *a = c->a;
     const xt_quant_kernels *k = xt_quant_kernels_get();
     uint8_t *xq = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
@@ -193,8 +183,8 @@ static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     if (!c->split_rank) {
         t0 = a->n_tok * task / c->n_tasks;
         t1 = a->n_tok * (task + 1) / c->n_tasks;
-    } else if (task > 0) {
-        part = c->partials + (task - 1) * a->n_tok * c->out_sum;
+    } else if (task > 0 || c->all_partial) {
+        part = c->partials + (task - !c->all_partial) * a->n_tok * c->out_sum;
         memset(part, 0, (size_t)(a->n_tok * c->out_sum) * sizeof(float));
     }
     for (int64_t tb = t0; tb < t1; tb += TOK_BLOCK) {
@@ -234,13 +224,15 @@ static void lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     }
 }
 
-xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a) {
+xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *c) {
     XT_RETURN_IF(a->n_terms < 1 || a->n_terms > XT_LOWRANK_MAX_TERMS, XT_ERR_INVALID_ARG,
                  "lowrank: %d terms (1 to %d)", a->n_terms, XT_LOWRANK_MAX_TERMS);
-    if (a->n_tok == 0) return XT_OK;
     XT_RETURN_IF(a->n_in > a->max_in, XT_ERR_INVALID_ARG, "lowrank: %" PRId64 " inputs exceed "
                  "the reserved %" PRId64, a->n_in, a->max_in);
-    run_ctx c = {.a = a, .task_bytes = task_bytes(a->max_in, a->max_r), .act = XT_DTYPE_F32};
+    XT_RETURN_IF(fused && a->n_tok >= a->n_tasks, XT_ERR_INVALID_ARG,
+                 "lowrank: a fused run needs fewer tokens than tasks");
+    *c = (xt_lowrank_plan){.a = a, .task_bytes = task_bytes(a->max_in, a->max_r),
+                           .act = XT_DTYPE_F32};
     int64_t macs = 0;
     for (int i = 0; i < a->n_terms; i++) {
         const xt_lowrank_term *t = &a->terms[i];
@@ -249,33 +241,51 @@ xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a) {
                      t->r > a->max_r || (t->bt_type == XT_DTYPE_Q8_0 && t->out % CHUNK) ||
                      (t->a_type == XT_DTYPE_Q8_0 && a->n_in % CHUNK),
                      XT_ERR_INVALID_ARG, "lowrank: term %d has an unsupported layout", i);
-        if (t->a_type == XT_DTYPE_Q8_0) c.act = XT_DTYPE_Q8_0;
-        c.out_sum += t->out;
+        if (t->a_type == XT_DTYPE_Q8_0) c->act = XT_DTYPE_Q8_0;
+        c->out_sum += t->out;
         macs += a->n_tok * t->r * (a->n_in + t->out);
     }
-    XT_RETURN_IF(c.out_sum > XT_LOWRANK_MAX_TERMS * a->max_out, XT_ERR_INVALID_ARG,
+    XT_RETURN_IF(c->out_sum > XT_LOWRANK_MAX_TERMS * a->max_out, XT_ERR_INVALID_ARG,
                  "lowrank: outputs exceed the reserved scratch");
-    c.n_tasks = pool && a->n_tasks > 1 && macs >= LOWRANK_PARALLEL_MACS ? a->n_tasks : 1;
-    if (c.n_tasks == 1) {
-        lowrank_task(0, 1, &c);
-        return XT_OK;
-    }
-    c.split_rank = a->n_tok < c.n_tasks;
-    c.partials = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c.task_bytes);
-    XT_TRY(xt_threadpool_run(pool, lowrank_task, &c, c.n_tasks));
-    if (!c.split_rank) return XT_OK;
+    c->n_tasks = a->n_tasks > 1 && macs >= LOWRANK_PARALLEL_MACS ? a->n_tasks : 1;
+    // Fused, every task sums into its partial (the products write the outputs meanwhile).
+    c->all_partial = fused;
+    c->split_rank = fused || (c->n_tasks > 1 && a->n_tok < c->n_tasks);
+    c->partials = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
+    return XT_OK;
+}
+
+void xt_lowrank_finish(const xt_lowrank_plan *c) {
+    if (!c->split_rank) return;
+    const xt_lowrank_args *a = c->a;
     // Partials in task order: the same sums for the same thread count on every run.
-    for (int64_t p = 0; p < c.n_tasks - 1; p++) {
-        const float *part = c.partials + p * a->n_tok * c.out_sum;
+    for (int64_t p = 0; p < c->n_tasks - !c->all_partial; p++) {
+        const float *part = c->partials + p * a->n_tok * c->out_sum;
         for (int64_t t = 0; t < a->n_tok; t++) {
             int64_t off = 0;
             for (int i = 0; i < a->n_terms; i++) {
                 float *y = a->terms[i].y + t * a->terms[i].out;
-                const float *src = part + t * c.out_sum + off;
+                const float *src = part + t * c->out_sum + off;
                 for (int64_t o = 0; o < a->terms[i].out; o++) y[o] += src[o];
                 off += a->terms[i].out;
             }
         }
     }
+}
+
+xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a) {
+    if (a->n_tok == 0) return XT_OK;
+    xt_lowrank_plan c;
+    XT_TRY(xt_lowrank_plan_make(a, false, &c));
+    if (pool == NULL) {
+        c.n_tasks = 1;
+        c.split_rank = false;
+    }
+    if (c.n_tasks == 1) {
+        xt_lowrank_task(0, 1, &c);
+        return XT_OK;
+    }
+    XT_TRY(xt_threadpool_run(pool, xt_lowrank_task, &c, c.n_tasks));
+    xt_lowrank_finish(&c);
     return XT_OK;
 }

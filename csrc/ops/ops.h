@@ -36,6 +36,16 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *args);
 // after another). Same results as separate xt_matmul_q calls.
 enum { XT_MATMUL_MAX_MULTI = 4 };
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n);
+// Tasks of the caller's that run in the same pool run as the products (before theirs in task
+// order), e.g. LoRA terms that read the same activations; they must not touch the outputs.
+typedef struct {
+    xt_task_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+} xt_task_set;
+// xt_matmul_q_multi plus `extra` (NULL: none) in one dispatch.
+xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n,
+                               const xt_task_set *extra);
 
 // ---- model ops (norm.c, rope.c, act.c, attention.c) ----
 // Float kernels of the transformer runner. Each follows ggml's CPU arithmetic (order of
@@ -129,9 +139,27 @@ typedef struct {
 } xt_lowrank_args;
 
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out);
-// Adds every term; small calls run on the calling thread. Results depend on the task count
-// (the summation order), never on timing.
+// Adds every term on `pool` (NULL: the calling thread); small calls run on the calling
+// thread. Results depend on the task count (the summation order), never on timing.
 xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a);
+
+// The same as a task set for someone else's pool run (xt_matmul_q_multi_ex): make the plan,
+// run tasks [0, plan.n_tasks) of xt_lowrank_task, then finish (adds the partial outputs).
+// `fused`: the run also computes the outputs the terms add to, so tasks write only partials
+// (needs n_tok < n_tasks: decode). Caller-owned, valid while `a` is.
+typedef struct {
+    const xt_lowrank_args *a;
+    int64_t n_tasks;
+    bool split_rank;      // tasks share the rank rows (fewer tokens than tasks), else tokens
+    bool all_partial;     // every task (else all but the first) sums into its own partial
+    size_t task_bytes;
+    float *partials;      // split_rank: (n_tasks, n_tok, out_sum) in the scratch
+    int64_t out_sum;
+    xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized per token)
+} xt_lowrank_plan;
+xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *plan);
+void xt_lowrank_task(int64_t task, int64_t n_tasks, void *plan);
+void xt_lowrank_finish(const xt_lowrank_plan *plan);
 
 // ---- end of model ops ----
 
