@@ -3,8 +3,9 @@
 //
 // A decoded token is ~150 short runs (a few matmuls per layer), so the hand-off must cost
 // far less than a futex wake-up: between runs workers spin on the run word for a while
-// (SPIN_NS) and only then sleep on a condition variable, and the caller spins (then yields)
-// until the last task is done. Idle pools therefore burn no CPU after SPIN_NS.
+// (SPIN_NS; not at all when the pool has more threads than the machine has CPUs) and only
+// then sleep on a condition variable, and the caller spins (then yields) until the last task
+// is done. Idle pools therefore burn no CPU after SPIN_NS.
 //
 // The run word packs (generation << 32 | tasks left). Workers claim a task by a CAS that
 // keeps the generation: a worker that is late for a finished run sees another generation
@@ -39,6 +40,7 @@ enum { SPIN_NS = 200 * 1000 };
 
 struct xt_threadpool {
     int n_threads;             // workers + the caller
+    int64_t spin_ns;           // SPIN_NS, or 0 when there are more threads than CPUs
     pthread_t *workers;        // (n_threads - 1)
     _Atomic uint64_t run;      // generation << 32 | tasks not yet claimed
     atomic_int_fast64_t done;  // tasks of the current run finished
@@ -91,7 +93,7 @@ static bool wait_for_run(xt_threadpool *p, uint32_t seen) {
         CPU_RELAX();
         if ((spins & 63) != 63) continue;
         int64_t t = now_ns();
-        if (deadline == 0) deadline = t + SPIN_NS;
+        if (deadline == 0) deadline = t + p->spin_ns;
         if (t < deadline) continue;
         // Sleep. sleepers is raised before the last look at the word (both seq_cst), and the
         // caller publishes before it reads sleepers: one of the two sees the other.
@@ -128,6 +130,9 @@ xt_status xt_threadpool_new(int n_threads, xt_threadpool **out) {
     xt_threadpool *p = calloc(1, sizeof *p);
     XT_RETURN_IF(p == NULL, XT_ERR_NOMEM, "out of memory creating a thread pool");
     p->n_threads = n_threads;
+    // More threads than CPUs: a spinning worker would hold the CPU a busy one needs.
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p->spin_ns = cpus > 0 && n_threads > cpus ? 0 : SPIN_NS;
     atomic_init(&p->run, 0);
     atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
