@@ -61,6 +61,7 @@ C_SOURCES = [
     "csrc/ops/rope.c",
     "csrc/ops/act.c",
     "csrc/ops/vexp.c",
+    "csrc/ops/tanh.c",
     "csrc/ops/attention.c",
     "csrc/ops/lowrank.c",
     "csrc/backend/backend_cpu.c",

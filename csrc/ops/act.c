@@ -10,12 +10,24 @@
 
 // ---- geglu ----
 
+// The tanh arguments of a chunk go through xt_tanhf_n together (eight lanes at a time).
+enum { GELU_CHUNK = 256 };
+
 void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n) {
     const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
     const float coef_a = 0.044715f;
-    for (int64_t i = 0; i < n; i++) {
-        const float x = g[i];
-        y[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))) * u[i];
+    float t[GELU_CHUNK];
+    for (int64_t i0 = 0; i0 < n; i0 += GELU_CHUNK) {
+        const int64_t m = n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK;
+        for (int64_t i = 0; i < m; i++) {
+            const float x = g[i0 + i];
+            t[i] = sqrt_2_over_pi * x * (1.0f + coef_a * x * x);
+        }
+        xt_tanhf_n(t, t, m);
+        for (int64_t i = 0; i < m; i++) {
+            const float x = g[i0 + i];
+            y[i0 + i] = 0.5f * x * (1.0f + t[i]) * u[i0 + i];
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-// x86_avx2_gemm.c — AVX2 tile kernels (xt_gemm_fn) for prefill: RM weight rows x RN tokens
-// per step, so each unpacked weight block serves RN tokens and each activation block RM rows,
-// and the f16 block scales are converted once per tile step instead of once per dot product.
+// x86_avx2_gemm.c — AVX2 tile kernels (xt_gemm_fn) for prefill of the 32-element formats.
+// Q4_1: RM weight rows x RN tokens per step, so each unpacked weight block serves RN tokens and
+// each activation block RM rows, and the f16 block scales are converted once per tile step
+// instead of once per dot product. The signed-code formats (Q4_0, Q5_0, Q8_0, IQ4_NL): eight
+// rows interleaved once per call, every token against them (see "signed codes" below).
 //
 // Arithmetic per output: exactly that of the AVX2 vec_dot of Q4_1, Q5_0 and Q8_0 (llama.cpp's,
 // see docs/development.md "Numerics"): one 8-lane FMA chain over the blocks in order, lane =
@@ -8,7 +10,8 @@
 // min terms as an FMA chain added last; so prefill logits stay bit-identical to llama.cpp's.
 // Q4_0 and IQ4_NL use the same chain (their vec_dot groups blocks differently: float
 // summation order only). tests/test_quant_simd.py and tests/simd/simd_emulated.c check every
-// entry against the scalar vec_dot within 1e-6 * sum|w_i a_i|.
+// entry against the scalar vec_dot within 1e-6 * sum|w_i a_i|, the harness those of Q4_1,
+// Q5_0 and Q8_0 also bit for bit against the AVX2 vec_dot.
 #include "quant/arch/x86_common.h"
 #include "quant/quant.h"
 
@@ -99,49 +102,116 @@ XT_INLINE XT_TARGET_AVX2 __m256i codes_iq4_nl(const uint8_t *blk) {
     return _mm256_shuffle_epi8(xt_x86_table16(xt_x86_kvalues_iq4nl), xt_x86_nibbles32(x->qs));
 }
 
-// rm rows x rn tokens of a 32-element format whose block starts with its f16 scale d.
-XT_INLINE XT_TARGET_AVX2 void tile_signed(int64_t nb, const uint8_t *w, size_t ws, size_t wblk,
-                                          __m256i (*codes)(const uint8_t *), const uint8_t *a,
-                                          size_t as, float *y, int64_t ys, const int rm,
-                                          const int rn) {
-    __m256 acc[MAX_RM][MAX_RN];
-    for (int r = 0; r < rm; r++) {
-        for (int t = 0; t < rn; t++) acc[r][t] = _mm256_setzero_ps();
+// ---- signed codes x Q8_0, eight rows interleaved ----
+// The rows' codes are unpacked once per call into a buffer where 32-bit lane r of a vector
+// holds four codes of row r (the transpose of the row-major blocks): group g of a block (its
+// elements 4g .. 4g + 3) of all eight rows in one vector. A token's four activation bytes of
+// group g broadcast to all lanes then give, through the same sign / maddubs / madd steps, the
+// integer lane g of the dot of every row at once; lane g of each output's 8-lane FMA chain is
+// a vector of its own (acc[g], lane r), so each output keeps the chain and the final pairwise
+// sum of the row-by-row tile above, bit for bit.
+enum { S_ROWS = 8, S_CHUNK = 32, S_TOK = 64 };
+
+typedef struct {
+    _Alignas(32) int8_t mag[S_CHUNK][8][32];  // [block][group]: |code|, lane r = row r
+    _Alignas(32) int8_t sgn[S_CHUNK][8][32];  // the codes (for their signs)
+    _Alignas(32) float d[S_CHUNK][S_ROWS];    // the rows' block scales
+} signed_pack;
+
+XT_INLINE XT_TARGET_AVX2 void signed_unpack(signed_pack *p, const uint8_t *w, size_t ws,
+                                            size_t wblk, __m256i (*codes)(const uint8_t *),
+                                            int rows, int64_t b0, int nbk) {
+    for (int b = 0; b < nbk; b++) {
+        __m256i s[S_ROWS];
+        for (int r = 0; r < S_ROWS; r++) {
+            s[r] = _mm256_setzero_si256();
+            p->d[b][r] = 0.0f;
+            if (r < rows) {
+                const uint8_t *x = w + (size_t)r * ws + (size_t)(b0 + b) * wblk;
+                xt_half d;
+                memcpy(&d, x, 2);
+                p->d[b][r] = xt_x86_h2f(d);
+                s[r] = codes(x);
+            }
+        }
+        xt_x86_transpose8_epi32(s);
+        for (int g = 0; g < 8; g++) {
+            _mm256_store_si256((__m256i *)p->sgn[b][g], s[g]);
+            _mm256_store_si256((__m256i *)p->mag[b][g], _mm256_sign_epi8(s[g], s[g]));
+        }
     }
+}
+
+// One token through nbk unpacked blocks: acc[g] (lane r) is lane g of output (row r)'s chain.
+XT_INLINE XT_TARGET_AVX2 void signed_token(const signed_pack *p, int nbk,
+                                           const block_q8_0 *y, __m256 *acc) {
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256 ads = act_scales4(a + (size_t)b * sizeof(block_q8_0), as, rn);
-        for (int r = 0; r < rm; r++) {
-            const uint8_t *x = w + (size_t)r * ws + (size_t)b * wblk;
-            xt_half d;
-            memcpy(&d, x, 2);
-            float sc[8];
-            _mm256_storeu_ps(sc, _mm256_mul_ps(_mm256_set1_ps(xt_x86_h2f(d)), ads));
-            __m256i s = codes(x);
-            __m256i u = _mm256_sign_epi8(s, s);
-            for (int t = 0; t < rn; t++) {
-                const block_q8_0 *yb = (const block_q8_0 *)(a + (size_t)t * as) + b;
-                __m256i v = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), s);
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc[2 * t]),
-                                            _mm256_cvtepi32_ps(p), acc[r][t]);
+    __m256 c[8];
+    for (int g = 0; g < 8; g++) c[g] = acc[g];
+    for (int b = 0; b < nbk; b++) {
+        const __m256 sc = _mm256_mul_ps(_mm256_load_ps(p->d[b]), _mm256_set1_ps(xt_x86_h2f(y[b].d)));
+        for (int g = 0; g < 8; g++) {
+            int32_t a4;
+            memcpy(&a4, y[b].qs + 4 * g, 4);
+            const __m256i s = _mm256_load_si256((const __m256i *)p->sgn[b][g]);
+            const __m256i v = _mm256_sign_epi8(_mm256_set1_epi32(a4), s);
+            const __m256i u = _mm256_load_si256((const __m256i *)p->mag[b][g]);
+            const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u, v), ones);
+            c[g] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(pr), c[g]);
+        }
+    }
+    for (int g = 0; g < 8; g++) acc[g] = c[g];
+}
+
+XT_INLINE XT_TARGET_AVX2 void gemm_signed(int64_t n, const uint8_t *w, size_t ws, size_t wblk,
+                                          __m256i (*codes)(const uint8_t *), int64_t nr,
+                                          const uint8_t *a, size_t as, int64_t nc, float *y,
+                                          int64_t ys) {
+    const int64_t nb = n / QK8_0;
+    signed_pack p;
+    __m256 acc[S_TOK][8];
+    for (int64_t r0 = 0; r0 < nr; r0 += S_ROWS) {
+        const int rows = nr - r0 < S_ROWS ? (int)(nr - r0) : S_ROWS;
+        const uint8_t *wr = w + (size_t)r0 * ws;
+        for (int64_t c0 = 0; c0 < nc; c0 += S_TOK) {
+            const int tc = nc - c0 < S_TOK ? (int)(nc - c0) : S_TOK;
+            for (int t = 0; t < tc; t++) {
+                for (int g = 0; g < 8; g++) acc[t][g] = _mm256_setzero_ps();
+            }
+            for (int64_t b0 = 0; b0 < nb; b0 += S_CHUNK) {
+                const int nbk = nb - b0 < S_CHUNK ? (int)(nb - b0) : S_CHUNK;
+                signed_unpack(&p, wr, ws, wblk, codes, rows, b0, nbk);
+                for (int t = 0; t < tc; t++) {
+                    const block_q8_0 *yt = (const block_q8_0 *)(a + (size_t)(c0 + t) * as) + b0;
+                    signed_token(&p, nbk, yt, acc[t]);
+                }
+            }
+            for (int t = 0; t < tc; t++) {
+                const __m256 *l = acc[t];  // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+                __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]),
+                                                       _mm256_add_ps(l[2], l[6])),
+                                         _mm256_add_ps(_mm256_add_ps(l[1], l[5]),
+                                                       _mm256_add_ps(l[3], l[7])));
+                float out[S_ROWS];
+                _mm256_storeu_ps(out, s);
+                for (int r = 0; r < rows; r++) y[(c0 + t) * ys + r0 + r] = out[r];
             }
         }
     }
-    store_tile(y, ys, rm, rn, acc, NULL);
 }
 
-#define XT_SIGNED_TILE(name, block_t, codes_fn)                                                \
-    XT_INLINE XT_TARGET_AVX2 void name(int64_t nb, const uint8_t *w, size_t ws,                \
-                                       const uint8_t *a, size_t as, float *y, int64_t ys,      \
-                                       const int rm, const int rn) {                           \
-        tile_signed(nb, w, ws, sizeof(block_t), codes_fn, a, as, y, ys, rm, rn);               \
+#define XT_SIGNED_GEMM(name, block_t, codes_fn)                                                \
+    XT_TARGET_AVX2 static void name(int64_t n, const void *restrict w, size_t ws, int64_t nr,  \
+                                    const void *restrict a, size_t as, int64_t nc,             \
+                                    float *restrict y, int64_t ys) {                           \
+        gemm_signed(n, w, ws, sizeof(block_t), codes_fn, nr, a, as, nc, y, ys);                \
     }
-XT_SIGNED_TILE(tile_q4_0, block_q4_0, codes_q4_0)
-XT_SIGNED_TILE(tile_q5_0, block_q5_0, codes_q5_0)
-XT_SIGNED_TILE(tile_q8_0, block_q8_0, codes_q8_0)
-XT_SIGNED_TILE(tile_iq4_nl, block_iq4_nl, codes_iq4_nl)
-#undef XT_SIGNED_TILE
+XT_SIGNED_GEMM(gemm_q4_0, block_q4_0, codes_q4_0)
+XT_SIGNED_GEMM(gemm_q5_0, block_q5_0, codes_q5_0)
+XT_SIGNED_GEMM(gemm_q8_0, block_q8_0, codes_q8_0)
+XT_SIGNED_GEMM(gemm_iq4_nl, block_iq4_nl, codes_iq4_nl)
+#undef XT_SIGNED_GEMM
+
 
 // ---- the tile walk shared by every type ----
 
@@ -182,10 +252,6 @@ XT_SIGNED_TILE(tile_iq4_nl, block_iq4_nl, codes_iq4_nl)
 #define RN 4
 #define RM 2
 XT_GEMM_WALK(gemm_q4_1, tile_q4_1, QK4_1)
-XT_GEMM_WALK(gemm_q4_0, tile_q4_0, QK4_0)
-XT_GEMM_WALK(gemm_q5_0, tile_q5_0, QK5_0)
-XT_GEMM_WALK(gemm_q8_0, tile_q8_0, QK8_0)
-XT_GEMM_WALK(gemm_iq4_nl, tile_iq4_nl, QK4_NL)
 #undef RM
 #undef RN
 

@@ -28,25 +28,6 @@
 // live on the stack while the chunks go by.
 enum { ROWS = 8, CHUNK_SB = 4, TOK_CHUNK = 64 };
 
-// Transposes eight rows of eight 32-bit groups: v[g] <- group g of rows 0..7 (lane r: row r).
-XT_INLINE XT_TARGET_AVX2 void transpose8(__m256i v[8]) {
-    __m256i t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);      // groups 0 1 | 4 5
-        t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);  // groups 2 3 | 6 7
-    }
-    for (int i = 0; i < 2; i++) {  // rows 4i .. 4i+3
-        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);      // group 0 | 4
-        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);      // group 1 | 5
-        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);  // group 2 | 6
-        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);  // group 3 | 7
-    }
-    for (int g = 0; g < 4; g++) {
-        v[g] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x20);
-        v[g + 4] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x31);
-    }
-}
-
 // Four activation bytes at p, broadcast to every 32-bit lane.
 XT_INLINE XT_TARGET_AVX2 __m256i act4(const int8_t *p) {
     int32_t v;
@@ -103,8 +84,8 @@ XT_INLINE XT_TARGET_AVX2 void q4k_unpack(q4k_pack *p, const uint8_t *w, size_t w
                 lo[r] = _mm256_and_si256(q, m4);
                 hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             }
-            transpose8(lo);
-            transpose8(hi);
+            xt_x86_transpose8_epi32(lo);
+            xt_x86_transpose8_epi32(hi);
             for (int g = 0; g < 8; g++) {
                 _mm256_store_si256((__m256i *)p->codes[b][2 * j][g], lo[g]);
                 _mm256_store_si256((__m256i *)p->codes[b][2 * j + 1][g], hi[g]);
@@ -270,7 +251,7 @@ XT_INLINE XT_TARGET_AVX2 void q6k_unpack(q6k_pack *p, const uint8_t *w, size_t w
                                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
             }
             for (int k = 0; k < 4; k++) {
-                transpose8(q[k]);  // groups 0..3: sub-block 8h + 2k, groups 4..7: the next
+                xt_x86_transpose8_epi32(q[k]);  // groups 0..3: sub-block 8h + 2k, groups 4..7: the next
                 for (int g = 0; g < 8; g++) {
                     _mm256_store_si256((__m256i *)p->codes[b][8 * h + 2 * k + g / 4][g % 4],
                                        q[k][g]);

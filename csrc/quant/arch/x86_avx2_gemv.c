@@ -23,6 +23,17 @@ XT_INLINE XT_TARGET_AVX2 __m256 row_pairs(const uint8_t *p, size_t stride, int r
     return _mm256_cvtph_ps(_mm_setr_epi32((int)v[0], (int)v[1], (int)v[2], (int)v[3]));
 }
 
+// Step b of nb over a group of rows spanning `span` bytes from w: prefetches, in ascending
+// order, the b-th share of the span `pf` bytes ahead, so the group pf ahead is in cache in
+// full when the walk gets there and the addresses stream forward like one sequential read.
+XT_INLINE void prefetch_step(const uint8_t *w, size_t span, size_t pf, int64_t b, int64_t nb) {
+    const uint8_t *lo = w + pf + span * (size_t)b / (size_t)nb;
+    const uint8_t *hi = w + pf + span * (size_t)(b + 1) / (size_t)nb;
+    for (const uint8_t *p = (const uint8_t *)((uintptr_t)lo & ~(uintptr_t)63); p < hi; p += 64) {
+        _mm_prefetch((const char *)p, _MM_HINT_T0);
+    }
+}
+
 // Lane `l` of v in all eight lanes.
 XT_INLINE XT_TARGET_AVX2 __m256 lane(__m256 v, int l) {
     return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(l));
@@ -36,6 +47,7 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_1(int64_t nb, const uint8_t *w, size_t ws,
     __m256 acc[GEMV_RM], accm = _mm256_setzero_ps();
     for (int r = 0; r < rm; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_step(w, (size_t)rm * ws, pf, b, nb);
         uint32_t ds;
         memcpy(&ds, &y[b].d, 4);
         const __m256 yds = _mm256_cvtph_ps(_mm_set1_epi32((int)ds));  // [d s d s ..]
@@ -45,7 +57,6 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_1(int64_t nb, const uint8_t *w, size_t ws,
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
         for (int r = 0; r < rm; r++) {
             const block_q4_1 *x = (const block_q4_1 *)(w + (size_t)r * ws) + b;
-            _mm_prefetch((const char *)x + pf, _MM_HINT_T0);
             __m256i s = xt_x86_dot_us(xt_x86_nibbles32(x->qs), qy);
             acc[r] = _mm256_fmadd_ps(lane(prod, 2 * r), _mm256_cvtepi32_ps(s), acc[r]);
         }
@@ -74,13 +85,13 @@ XT_INLINE XT_TARGET_AVX2 void rows_d_first(int64_t nb, const uint8_t *w, size_t 
     __m256 acc[GEMV_RM];
     for (int r = 0; r < rm; r++) acc[r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_step(w, (size_t)rm * ws, pf, b, nb);
         // even lanes: the rows' d (odd lanes: the next two bytes read as f16, unused)
         const __m256 d = row_pairs(w + (size_t)b * wblk, ws, rm);
         const __m256 prod = _mm256_mul_ps(d, _mm256_set1_ps(xt_x86_h2f(y[b].d)));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
         for (int r = 0; r < rm; r++) {
             const uint8_t *x = w + (size_t)r * ws + (size_t)b * wblk;
-            _mm_prefetch((const char *)x + pf, _MM_HINT_T0);
             __m256i s = blk_dot(x, qy);
             acc[r] = _mm256_fmadd_ps(lane(prod, 2 * r), _mm256_cvtepi32_ps(s), acc[r]);
         }
@@ -106,13 +117,13 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_0(int64_t nb, const uint8_t *w, size_t ws,
     const __m256i off = _mm256_set1_epi8(8);
     const int64_t nb2 = nb & ~(int64_t)1;
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_step(w, (size_t)rm * ws, pf, b, nb);
         const int c = b < nb2 ? (int)(b & 1) : 0;  // a last odd block joins chain 0
         const __m256 d = row_pairs(w + (size_t)b * sizeof(block_q4_0), ws, rm);
         const __m256 prod = _mm256_mul_ps(d, _mm256_set1_ps(xt_x86_h2f(y[b].d)));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
         for (int r = 0; r < rm; r++) {
             const block_q4_0 *x = (const block_q4_0 *)(w + (size_t)r * ws) + b;
-            _mm_prefetch((const char *)x + pf, _MM_HINT_T0);
             __m256i s = xt_x86_dot_us_off(xt_x86_nibbles32(x->qs), qy, off);
             acc[c][r] = _mm256_fmadd_ps(lane(prod, 2 * r), _mm256_cvtepi32_ps(s), acc[c][r]);
         }
@@ -121,9 +132,9 @@ XT_INLINE XT_TARGET_AVX2 void rows_q4_0(int64_t nb, const uint8_t *w, size_t ws,
 }
 
 // nr rows in groups of GEMV_RM, the rest one by one through the same inline body.
-// Prefetch: each row reads the lines at the same position a whole number of groups ahead
-// (>= GEMV_PREFETCH bytes): a plain distance ahead of each of the interleaved rows would
-// land in rows the group is reading already, and the next group would start cold.
+// Prefetch: interleaved rows read a group's bytes back and forth, which the hardware
+// prefetchers do not follow; each step prefetches its share of the group a whole number of
+// groups ahead (>= GEMV_PREFETCH bytes) in ascending order instead (prefetch_step).
 enum { GEMV_PREFETCH = 2048 };
 #define XT_GEMV_WALK(name, rows, act_t, blk_elems)                                              \
     XT_TARGET_AVX2 static void name(int64_t n, const void *restrict w, size_t ws, int64_t nr, \

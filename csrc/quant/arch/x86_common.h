@@ -153,6 +153,26 @@ XT_INLINE XT_TARGET_AVX2 __m256i xt_x86_dot_ss(__m256i x, __m256i y) {
     return _mm256_madd_epi16(xt_x86_mul_ss16(x, y), _mm256_set1_epi16(1));
 }
 
+// Transposes 8 x 8 32-bit elements: v[g] <- element g of v[0..7] (lane r: from v[r]). The
+// prefill tiles interleave eight weight rows with it, four codes per 32-bit lane.
+XT_INLINE XT_TARGET_AVX2 void xt_x86_transpose8_epi32(__m256i v[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);      // groups 0 1 | 4 5
+        t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);  // groups 2 3 | 6 7
+    }
+    for (int i = 0; i < 2; i++) {  // rows 4i .. 4i+3
+        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);      // group 0 | 4
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);      // group 1 | 5
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);  // group 2 | 6
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);  // group 3 | 7
+    }
+    for (int g = 0; g < 4; g++) {
+        v[g] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x20);
+        v[g + 4] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x31);
+    }
+}
+
 // ---- four blocks per step: batched scales, one reduction, prefetch ----
 // The legacy kernels take 4 blocks per step: each block's integer dot stays in its own 8
 // int32 lanes (exact), xt_x86_reduce4 folds the four into one vector, and one FMA applies the
