@@ -63,6 +63,7 @@ C_SOURCES = [
     "csrc/ops/vexp.c",
     "csrc/ops/tanh.c",
     "csrc/ops/attention.c",
+    "csrc/ops/attention_decode.c",
     "csrc/backend/backend_cpu.c",
     "csrc/model/arch_registry.c",
     "csrc/model/arch_llama.c",

@@ -367,6 +367,8 @@ xt_status xt_attention(xt_threadpool *pool, const xt_attn_args *a) {
                  a->n_head, a->n_head_kv);
     XT_RETURN_IF(a->pos0 < 0 || a->pos0 + a->n_tok > a->n_ctx || a->n_tasks < 1,
                  XT_ERR_INVALID_ARG, "attention: positions past the cache");
+    xt_status st;
+    if (xt_attention_decode_f16(pool, a, &st)) return st;
     const int64_t per_kv = a->n_head / a->n_head_kv;
     attn_ctx c = {a, xt_attention_scratch_floats(a->n_ctx, a->head_dim, a->head_dim_v),
                   dot_f16_ref, axpy_f16_ref, xt_vexp8_get(), dot_f16_dec_ref,

@@ -99,6 +99,10 @@ int64_t xt_attention_scratch_floats(int64_t n_ctx, int64_t head_dim, int64_t hea
 // Causal (optionally sliding-window) multi-head attention with grouped KV heads over a cache
 // that already holds positions [0, pos0 + n_tok). Runs on `pool` (NULL: calling thread).
 xt_status xt_attention(xt_threadpool *pool, const xt_attn_args *a);
+// The one-token F16 path of xt_attention on AVX2 (attention_decode.c), bit-identical to the
+// generic one. Returns false (and does nothing) for shapes or CPUs it does not cover; else
+// runs it and stores its status in *st.
+bool xt_attention_decode_f16(xt_threadpool *pool, const xt_attn_args *a, xt_status *st);
 
 // ---- end of model ops ----
 
