@@ -245,6 +245,14 @@ def _quantized_vs_llama_cpp(smollm2_path: Path, lora: Path, llama_cpp: Any) -> N
         top1_base, mad_base = figures(ref, base)
         assert top1 >= 0.9 and top1_base < 0.8 and mad <= 0.3 * mad_base, \
             (top1, mad, top1_base, mad_base)
+        # Decode steps (one token per call: the low-rank terms split their rank rows across
+        # the threads) against the same positions of llama.cpp's run.
+        m.reset()
+        m.forward(tokens[:32])
+        steps = np.stack([m.forward([t]) for t in tokens[32:]])
+        top1, mad = figures(ref[32:], steps)
+        top1_base, mad_base = figures(ref[32:], base[32:])
+        assert top1 >= 0.9 and mad <= 0.3 * mad_base, (top1, mad, top1_base, mad_base)
         with pytest.raises(xtral.UnsupportedError, match=r"blk\.0\.attn_q\.weight.*Q4_1"):
             m.merge_adapter("q")
         m.reset()
@@ -261,25 +269,21 @@ def figures(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     return float((ref.argmax(-1) == got.argmax(-1)).mean()), float(d.mean())
 
 
-@pytest.mark.parametrize("arch", ["qwen3", "phi3"])
-def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> None:
-    """Architectures without PEFT fixtures (qwen3's QK-norm, phi3's fused qkv and gate_up):
-    the unmerged low-rank path after each matmul equals merging W + s B A into the weights,
-    two independent code paths, on every linear weight of every block."""
-    path = DATA / "models" / arch / "model.gguf"
-    r = gguf.GGUFReader(path)
-    rng = np.random.default_rng(3)
-    lora = tmp_path / "l.gguf"
-    w = gguf.GGUFWriter(lora, arch)
+def write_lora_on_all(path: Path, model: Path, rank: int, seed: int) -> int:
+    """A random GGUF LoRA of `rank` on every 2-D weight of every block of `model`."""
+    r = gguf.GGUFReader(model)
+    arch = str(bytes(r.fields["general.architecture"].parts[-1]), "utf-8")
+    rng = np.random.default_rng(seed)
+    w = gguf.GGUFWriter(path, arch)
     w.add_type(gguf.GGUFType.ADAPTER)
     w.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 6.0)
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 2.0 * rank)
     n = 0
     for t in r.tensors:
         if t.name.startswith("blk.") and t.name.endswith(".weight") and len(t.shape) == 2:
             n_in, n_out = int(t.shape[0]), int(t.shape[1])
-            a = 0.2 * rng.standard_normal((3, n_in))
-            b = 0.2 * rng.standard_normal((n_out, 3))
+            a = 0.2 * rng.standard_normal((rank, n_in)) / np.sqrt(rank)
+            b = 0.2 * rng.standard_normal((n_out, rank))
             w.add_tensor(t.name + ".lora_a", a.astype(np.float32))
             w.add_tensor(t.name + ".lora_b", b.astype(np.float32))
             n += 1
@@ -287,6 +291,17 @@ def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> Non
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    return n
+
+
+@pytest.mark.parametrize("arch", ["qwen3", "phi3"])
+def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> None:
+    """Architectures without PEFT fixtures (qwen3's QK-norm, phi3's fused qkv and gate_up):
+    the unmerged low-rank path after each matmul equals merging W + s B A into the weights,
+    two independent code paths, on every linear weight of every block."""
+    path = DATA / "models" / arch / "model.gguf"
+    lora = tmp_path / "l.gguf"
+    n = write_lora_on_all(lora, path, rank=3, seed=3)
     tokens = np.load(DATA / "models" / arch / "tokens.npy")[0]
     with xtral.Model.load(path, threads=2, kv_type="f32", n_ctx=64) as m:
         base = run(m, tokens)
@@ -298,3 +313,32 @@ def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> Non
         merged = run(m, tokens)
     assert np.abs(unmerged - base).max() > 0.1
     np.testing.assert_allclose(unmerged, merged, rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("simd", ["avx2", "scalar"])
+def test_threaded_low_rank_paths_equal_merged(simd: str, tmp_path: Path) -> None:
+    """Big enough low-rank terms run on the thread pool: at decode each task takes a share of
+    the rank rows and the partial outputs are summed; at prefill tasks take whole tokens. Both,
+    with the SIMD and the scalar kernels, equal the merged weights (rank 384 on the tiny llama
+    puts every term over the threshold for the pool)."""
+    from xtral import _core
+    path = DATA / "models" / "llama" / "model.gguf"
+    lora = tmp_path / "big.gguf"
+    write_lora_on_all(lora, path, rank=384, seed=5)
+    tokens = np.load(DATA / "models" / "llama" / "tokens.npy")[0][:12]
+    before = _core.simd_level()
+    _core.set_simd(simd)
+    try:
+        with xtral.Model.load(path, threads=2, kv_type="f32", n_ctx=64) as m:
+            base = run(m, tokens)
+            m.add_adapter(xtral.Adapter.load(lora), name="l")
+            prefill = run(m, tokens)
+            m.reset()
+            steps = np.stack([m.forward([int(t)]) for t in tokens])
+            m.merge_adapter("l")
+            merged = run(m, tokens)
+    finally:
+        _core.set_simd(before)
+    assert np.abs(prefill - base).max() > 0.1
+    np.testing.assert_allclose(prefill, merged, rtol=0, atol=TOL)
+    np.testing.assert_allclose(steps, merged, rtol=0, atol=TOL)

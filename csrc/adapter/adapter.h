@@ -4,7 +4,7 @@
 // scalings maker, non-granular state, the second KV cache).
 //
 // Usage (what model.c and runner.c call):
-//     XT_TRY(xt_lora_apply(m, il, XT_LR_Q, m->xn, nt, q, pos0));   // after a targeted matmul
+//     XT_TRY(xt_lora_matmul(m, il, roles, 3, w, m->xn, nt, qkv, pos0));  // q/k/v + adapters
 //     if (xt_lora_xlora_active(m)) XT_TRY(xt_xlora_forward(m, tokens, n, all, logits));
 #ifndef XT_ADAPTER_ADAPTER_H
 #define XT_ADAPTER_ADAPTER_H
@@ -74,11 +74,13 @@ typedef struct xt_lora_state xt_lora_state;
 
 // Frees everything attached (merged weights restored first). Accepts m->lora == NULL.
 void xt_lora_state_free(xt_model *m);
-// After a targeted matmul y (nt, out) = x (nt, in) W^T: y += the active adapters' low-rank
-// terms. Rows are positions pos0.. (X-LoRA looks up the scalings by position). No-op when
-// nothing is active.
-xt_status xt_lora_apply(xt_model *m, int64_t il, xt_lora_role role, const float *x, int64_t nt,
-                        float *y, int64_t pos0);
+// y[i] (nt, w[i]->ne[1]) = x (nt, in) W_i^T for the n (1 to 4) matmuls roles[i] of layer il
+// that read the same x (q/k/v, gate/up), plus the active adapters' low-rank terms: one backend
+// call. Rows are positions pos0.. (X-LoRA looks up the scalings by position). Nothing active:
+// the plain products.
+xt_status xt_lora_matmul(xt_model *m, int64_t il, const xt_lora_role *roles, int n,
+                         const xt_tensor *const *w, const float *x, int64_t nt, float *const *y,
+                         int64_t pos0);
 bool xt_lora_xlora_active(const xt_model *m);
 // The X-LoRA step: scaling pass (its own KV cache), classifier, real pass. Same contract as
 // xt_model_run (the caller advances n_past on success).

@@ -184,10 +184,8 @@ static xt_status copy_adapter(xt_model *m, const xt_adapter *src, xt_adapter **o
 
 static void free_slots(xt_lora_slot *slots, int64_t n) {
     for (int64_t i = 0; slots && i < n; i++) {
-        if (slots[i].owned) {
-            free(slots[i].A.data);
-            free(slots[i].BT);
-        }
+        if (slots[i].a_owned) free(slots[i].A.data);
+        free(slots[i].BT);
         free(slots[i].coef);
         free(slots[i].expert);
     }
@@ -196,30 +194,34 @@ static void free_slots(xt_lora_slot *slots, int64_t n) {
 
 typedef struct { const xt_lora_module *md; float coef; int32_t expert; } contrib;
 
-// Slots over quantized weights hold A in Q8_0 (an 8-bit dot with the 8-bit activations, as
-// the base's own matmuls) and B^T in F16: the base's rounding is far larger, and the low-rank
-// term then reads a quarter to a half of the bytes per token. Float bases keep F32.
-static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool half) {
+// Slots over quantized weights hold A and B^T in Q8_0 (A dotted with 8-bit activations, as the
+// base's own matmuls; B^T as 8-bit rows with a scale per 32 outputs): the base's rounding is
+// far larger, and the low-rank term then reads about a quarter of the bytes of F32 per token.
+// Float bases keep F32.
+static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool quantized) {
     int64_t R = 0;
     for (int64_t i = 0; i < nc; i++) R += c[i].md->r;
     sl->R = R;
     if (R == 0) return XT_OK;
     const int64_t in = c[0].md->in, out = c[0].md->out;
-    const xt_dtype a_type = half && in % 32 == 0 ? XT_DTYPE_Q8_0 : XT_DTYPE_F32;
+    const xt_dtype a_type = quantized && in % 32 == 0 ? XT_DTYPE_Q8_0 : XT_DTYPE_F32;
+    sl->bt_type = quantized && out % XT_LOWRANK_CHUNK == 0 ? XT_DTYPE_Q8_0 : XT_DTYPE_F32;
+    sl->out = out;
     size_t a_row = (size_t)in * sizeof(float);
     if (a_type == XT_DTYPE_Q8_0) xt_dtype_row_size((uint32_t)a_type, in, &a_row);
     sl->coef = malloc((size_t)R * sizeof(float));
     sl->expert = malloc((size_t)R * sizeof(int32_t));
-    XT_RETURN_IF(sl->coef == NULL || sl->expert == NULL, XT_ERR_NOMEM, "out of memory");
-    void *A = c[0].md->A, *BT = c[0].md->BT;
-    const size_t bt_el = half ? sizeof(uint16_t) : sizeof(float);
-    if (nc > 1 || half) {  // stack: A rows and B^T rows one contribution after another
-        sl->owned = true;
+    sl->BT = malloc(xt_lowrank_bt_bytes(sl->bt_type, R, out));
+    float *bt = malloc((size_t)(R * out) * sizeof(float));  // stacked, before packing
+    void *A = c[0].md->A;
+    if (nc > 1 || a_type != XT_DTYPE_F32) {  // stack A rows one contribution after another
+        sl->a_owned = true;
         A = malloc((size_t)R * a_row);
-        BT = malloc((size_t)(out * R) * bt_el);
         sl->A.data = A;
-        sl->BT = BT;
-        XT_RETURN_IF(A == NULL || BT == NULL, XT_ERR_NOMEM, "out of memory");
+    }
+    if (sl->coef == NULL || sl->expert == NULL || sl->BT == NULL || bt == NULL || A == NULL) {
+        free(bt);
+        return xt_error(XT_ERR_NOMEM, "out of memory");
     }
     const xt_quant_traits *q8 = xt_quant_traits_get(XT_DTYPE_Q8_0);
     int64_t off = 0;
@@ -229,25 +231,19 @@ static xt_status build_slot(xt_lora_slot *sl, const contrib *c, int64_t nc, bool
             for (int64_t j = 0; j < md->r; j++) {
                 q8->from_float(md->A + j * in, (uint8_t *)A + (size_t)(off + j) * a_row, in, NULL);
             }
-        } else if (nc > 1 || half) {
+        } else if (nc > 1) {
             memcpy((float *)A + off * in, md->A, (size_t)(md->r * in) * sizeof(float));
         }
-        if (half) {
-            uint16_t *b16 = (uint16_t *)BT + off * out;
-            for (int64_t j = 0; j < md->r * out; j++) b16[j] = xt_fp32_to_fp16(md->BT[j]);
-        } else if (nc > 1) {
-            memcpy((float *)BT + off * out, md->BT, (size_t)(md->r * out) * sizeof(float));
-        }
+        memcpy(bt + off * out, md->BT, (size_t)(md->r * out) * sizeof(float));
         for (int64_t j = 0; j < md->r; j++) {
             sl->coef[off + j] = c[i].coef;
             sl->expert[off + j] = c[i].expert;
         }
         off += md->r;
     }
+    xt_lowrank_pack_bt(sl->bt_type, bt, R, out, sl->BT);
+    free(bt);
     int64_t ne_a[2] = {in, R};
-    sl->BT = BT;
-    sl->bt_type = half ? XT_DTYPE_F16 : XT_DTYPE_F32;
-    sl->out = out;
     return xt_tensor_init(&sl->A, a_type, 2, ne_a, A);
 }
 
@@ -270,7 +266,7 @@ xt_status xt_lora_rebuild(xt_model *m) {
         if (s->list[i].active && s->list[i].ad->kind == XT_ADAPTER_XLORA) x = &s->list[i];
     }
     if (st == XT_OK && x) xt_xlora_assign_layers(m, x->ad, xl);
-    int64_t max_r = 0, max_out = 0;
+    int64_t max_r = 0, max_out = 0, max_in = 0;
     bool any = false;
     for (int64_t si = 0; st == XT_OK && si < n_slots; si++) {
         const int64_t il = si / XT_LR_COUNT;
@@ -293,32 +289,30 @@ xt_status xt_lora_rebuild(xt_model *m) {
         if (nc == 0) continue;
         any = true;
         const xt_dtype wt = xt_lora_weight(m, il, role)->type;
-        const bool half = wt != XT_DTYPE_F32 && wt != XT_DTYPE_F16 && wt != XT_DTYPE_BF16;
-        st = build_slot(&slots[si], c, nc, half);
+        const bool quantized = wt != XT_DTYPE_F32 && wt != XT_DTYPE_F16 && wt != XT_DTYPE_BF16;
+        st = build_slot(&slots[si], c, nc, quantized);
         if (slots[si].R > max_r) max_r = slots[si].R;
         if (c[0].md->out > max_out) max_out = c[0].md->out;
+        if (c[0].md->in > max_in) max_in = c[0].md->in;
     }
     // Scratch for the low-rank path, sized here so the token loop never allocates.
-    float *u = NULL, *t = NULL;
-    int64_t cap = m->n_batch * (max_r > max_out ? max_r : max_out);
+    float *u = NULL;
+    int64_t cap = XT_LOWRANK_MAX_TERMS * m->n_batch * max_r;
     if (st == XT_OK && cap > s->u_cap) {
         u = malloc((size_t)cap * sizeof(float));
-        t = malloc((size_t)cap * sizeof(float));
-        if (u == NULL || t == NULL) st = xt_error(XT_ERR_NOMEM, "out of memory");
+        if (u == NULL) st = xt_error(XT_ERR_NOMEM, "out of memory");
     }
+    if (st == XT_OK && any) st = m->be->ops->reserve_lowrank(m->be, max_in, max_r, max_out);
     free(xl);
     free(c);
     if (st != XT_OK) {
         free(u);
-        free(t);
         free_slots(slots, n_slots);
         return st;
     }
     if (u != NULL) {
         free(s->u);
-        free(s->t);
         s->u = u;
-        s->t = t;
         s->u_cap = cap;
     }
     free_slots(s->slots, n_slots);
@@ -570,7 +564,6 @@ void xt_lora_state_free(xt_model *m) {
     free(s->list);
     free_slots(s->slots, m->hp.n_layer * XT_LR_COUNT);
     free(s->u);
-    free(s->t);
     free(s);
     m->lora = NULL;
 }

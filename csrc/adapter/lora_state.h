@@ -10,14 +10,15 @@
 // One targeted matmul with the active adapters stacked: y += (x A^T * coef) B^T.
 typedef struct {
     xt_tensor A;        // ne = [in, R]: the active adapters' A rows, stacked (F32 or Q8_0)
-    void *BT;           // (R, out): the active adapters' B^T rows, stacked (F32 or F16)
+    void *BT;           // (R, out): their B^T rows, stacked and packed for the backend's
+                        // add_lowrank (F32 or Q8_0, owned)
     xt_dtype bt_type;
     int64_t out;
     float *coef;        // (R) weight * user scale * s per column (X-LoRA: user scale * s)
     int32_t *expert;    // (R) X-LoRA expert of each column; NULL for plain LoRA
     int64_t R;          // 0: nothing targets this matmul
     int64_t xl;         // X-LoRA layer index (the classifier's layer axis), -1 when none
-    bool owned;         // A/BT data allocated here (several contributions or F16), else
+    bool a_owned;       // A's data allocated here (several contributions or Q8_0), else
                         // borrowed from the attached copy
 } xt_lora_slot;
 
@@ -65,8 +66,7 @@ struct xt_lora_state {
     bool any_active;
     xt_attached *xlora;    // the active X-LoRA adapter, or NULL
     int mode;              // XT_LMODE_*: what xt_lora_apply adds in the current pass
-    float *u;              // (n_batch, max R) low-rank activations
-    float *t;              // (n_batch, max out) low-rank output
+    float *u;              // (XT_LOWRANK_MAX_TERMS, n_batch, max R) per-token X-LoRA factors
     int64_t u_cap;         // floats in u
     int64_t merge_serial;  // merge order (unmerge is last-in first-out per tensor)
 };

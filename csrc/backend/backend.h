@@ -71,10 +71,15 @@ typedef struct {
     xt_status (*add_bias)(xt_backend *be, float *y, const float *b, int64_t rows, int64_t n,
                           int64_t stride);
     xt_status (*scale)(xt_backend *be, float *y, float s, int64_t n);
-    // y (n_tok, n) += u (n_tok, r) bt (r, n): a thin low-rank product (LoRA's B side);
-    // bt is F32 or F16 (bt_type)
-    xt_status (*add_matmul_t)(xt_backend *be, float *y, const float *u, const void *bt,
-                              xt_dtype bt_type, int64_t n_tok, int64_t r, int64_t n);
+    // Sizes matmul_lowrank's scratch (at adapter attach; it only grows): inputs, rank rows
+    // per term and outputs per term at most.
+    xt_status (*reserve_lowrank)(xt_backend *be, int64_t max_in, int64_t max_r, int64_t max_out);
+    // matmul_n (n = 1: matmul), then y_k += ((x A_k^T) * scale_k) B_k^T for n_terms (0 to 4)
+    // low-rank terms whose outputs are among y: LoRA's unmerged terms, in the same dispatch
+    // as the products where the backend can (layouts in ops/ops.h)
+    xt_status (*matmul_lowrank)(xt_backend *be, int n, const xt_tensor *const *w,
+                                const float *x, int64_t n_tok, float *const *y,
+                                const xt_lowrank_term *terms, int n_terms);
     xt_status (*softcap)(xt_backend *be, float *y, float cap, int64_t n);
 } xt_backend_ops;
 

@@ -14,11 +14,13 @@ typedef struct {
     xt_threadpool *pool;
     int n_threads;
     xt_matmul_ctx *mm;
-    xt_matmul_ctx *mm_serial;  // no pool: small matmuls (low-rank adapter terms at decode)
+    xt_matmul_ctx *mm_serial;  // no pool: small matmuls
     float *attn_scratch;       // (n_threads, attn_floats)
     int64_t attn_floats;
     float *rope_cache;         // (n_threads, rope_floats)
     int64_t rope_floats;
+    void *lr_scratch;          // xt_lowrank_scratch_bytes(n_threads, lr_in, lr_r, lr_out)
+    int64_t lr_in, lr_r, lr_out;
 } cpu_impl;
 
 static cpu_impl *impl(xt_backend *be) { return be->impl; }
@@ -278,85 +280,52 @@ static xt_status cpu_scale(xt_backend *be, float *y, float s, int64_t n) {
     return XT_OK;
 }
 
-typedef struct { float *y; const float *u; const void *bt; int64_t r, n; } amt_args;
+static xt_status cpu_reserve_lowrank(xt_backend *be, int64_t max_in, int64_t max_r,
+                                     int64_t max_out) {
+    cpu_impl *c = impl(be);
+    if (max_in <= c->lr_in && max_r <= c->lr_r && max_out <= c->lr_out) return XT_OK;
+    max_in = max_in > c->lr_in ? max_in : c->lr_in;
+    max_r = max_r > c->lr_r ? max_r : c->lr_r;
+    max_out = max_out > c->lr_out ? max_out : c->lr_out;
+    void *p = NULL;
+    XT_TRY(cpu_alloc(be, xt_lowrank_scratch_bytes(c->n_threads, max_in, max_r, max_out), &p));
+    free(c->lr_scratch);
+    c->lr_scratch = p;
+    c->lr_in = max_in;
+    c->lr_r = max_r;
+    c->lr_out = max_out;
+    return XT_OK;
+}
 
-// y[t] += sum_j u[t][j] * bt[j]: axpy over rows of B^T. The F32 loop is written once and
-// compiled twice: plain (SSE2) and for AVX2 + FMA, picked by the SIMD level in use.
-#define AMT_BODY_F32                                                              \
-    for (int64_t t = r0; t < r1; t++) {                                           \
-        float *restrict y = a->y + t * a->n;                                      \
-        const float *u = a->u + t * a->r;                                         \
-        for (int64_t j = 0; j < a->r; j++) {                                      \
-            const float uj = u[j];                                                \
-            const float *restrict b = (const float *)a->bt + j * a->n;            \
-            for (int64_t i = 0; i < a->n; i++) y[i] += uj * b[i];                 \
-        }                                                                         \
-    }
-
-static void amt_f16_ref(const amt_args *a, int64_t r0, int64_t r1) {
-    for (int64_t t = r0; t < r1; t++) {
-        float *y = a->y + t * a->n;
-        const float *u = a->u + t * a->r;
-        for (int64_t j = 0; j < a->r; j++) {
-            const uint16_t *b = (const uint16_t *)a->bt + j * a->n;
-            for (int64_t i = 0; i < a->n; i++) y[i] += u[j] * xt_fp16_to_fp32(b[i]);
+// At decode (fewer tokens than threads) the low-rank tasks join the products' pool run: one
+// dispatch per targeted matmul group, and the rank rows stream while the weights do.
+static xt_status cpu_matmul_lowrank(xt_backend *be, int n, const xt_tensor *const *w,
+                                    const float *x, int64_t n_tok, float *const *y,
+                                    const xt_lowrank_term *terms, int n_terms) {
+    cpu_impl *c = impl(be);
+    XT_RETURN_IF(n < 1 || n > XT_MATMUL_MAX_MULTI, XT_ERR_INVALID_ARG,
+                 "matmul_lowrank: %d weights (1 to %d)", n, XT_MATMUL_MAX_MULTI);
+    if (n_terms == 0) return n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0])
+                                    : cpu_matmul_n(be, n, w, x, n_tok, y);
+    XT_RETURN_IF(c->lr_scratch == NULL, XT_ERR_INTERNAL, "matmul_lowrank: scratch not reserved");
+    xt_lowrank_args la = {.x = x, .n_in = w[0]->ne[0], .n_tok = n_tok, .terms = terms,
+                          .n_terms = n_terms, .scratch = c->lr_scratch, .n_tasks = c->n_threads,
+                          .max_in = c->lr_in, .max_r = c->lr_r, .max_out = c->lr_out};
+    if (c->n_threads > 1 && n_tok < c->n_threads) {
+        xt_lowrank_plan plan;
+        XT_TRY(xt_lowrank_plan_make(&la, true, &plan));
+        xt_matmul_args a[XT_MATMUL_MAX_MULTI];
+        for (int i = 0; i < n; i++) {
+            a[i] = (xt_matmul_args){.w = w[i]->data, .type = w[i]->type, .n_out = w[i]->ne[1],
+                                    .n_in = w[i]->ne[0], .x = x, .n_tok = n_tok, .y = y[i]};
         }
+        xt_task_set extra = {xt_lowrank_task, &plan, plan.n_tasks};
+        XT_TRY(xt_matmul_q_multi_ex(c->mm, a, n, &extra));
+        xt_lowrank_finish(&plan);
+        return XT_OK;
     }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2,fma"))) static void amt_f32_avx2(const amt_args *a, int64_t r0,
-                                                             int64_t r1) {
-    AMT_BODY_F32
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void amt_f16_avx2(const amt_args *a, int64_t r0,
-                                                                  int64_t r1) {
-    for (int64_t t = r0; t < r1; t++) {
-        float *y = a->y + t * a->n;
-        const float *u = a->u + t * a->r;
-        for (int64_t j = 0; j < a->r; j++) {
-            const __m256 uj = _mm256_set1_ps(u[j]);
-            const uint16_t *b = (const uint16_t *)a->bt + j * a->n;
-            int64_t i = 0;
-            for (; i + 8 <= a->n; i += 8) {
-                __m256 bv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i)));
-                _mm256_storeu_ps(y + i, _mm256_fmadd_ps(uj, bv, _mm256_loadu_ps(y + i)));
-            }
-            for (; i < a->n; i++) y[i] += u[j] * xt_fp16_to_fp32(b[i]);
-        }
-    }
-}
-#endif
-
-typedef struct { amt_args a; bool half; } amt_ctx;
-
-static void add_matmul_t_rows(const void *p, int64_t r0, int64_t r1, int64_t task) {
-    (void)task;
-    const amt_ctx *c = p;
-    const amt_args *a = &c->a;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (xt_quant_kernels_get()->level >= XT_SIMD_AVX2) {
-        if (c->half) amt_f16_avx2(a, r0, r1);
-        else amt_f32_avx2(a, r0, r1);
-        return;
-    }
-#endif
-    if (c->half) {
-        amt_f16_ref(a, r0, r1);
-        return;
-    }
-    AMT_BODY_F32
-}
-
-static xt_status cpu_add_matmul_t(xt_backend *be, float *y, const float *u, const void *bt,
-                                  xt_dtype bt_type, int64_t n_tok, int64_t r, int64_t n) {
-    if (bt_type != XT_DTYPE_F32 && bt_type != XT_DTYPE_F16) {
-        return xt_backend_unsupported(be, "add_matmul_t", bt_type);
-    }
-    amt_ctx c = {{y, u, bt, r, n}, bt_type == XT_DTYPE_F16};
-    return run_rows(be, add_matmul_t_rows, &c, n_tok, n_tok * r * n / 4);
+    XT_TRY(n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0]) : cpu_matmul_n(be, n, w, x, n_tok, y));
+    return xt_lowrank(c->n_threads > 1 ? c->pool : NULL, &la);
 }
 
 static xt_status cpu_softcap(xt_backend *be, float *y, float cap, int64_t n) {
@@ -371,7 +340,7 @@ static const xt_backend_ops k_cpu_ops = {
     .matmul = cpu_matmul, .matmul_n = cpu_matmul_n, .get_rows = cpu_get_rows, .rms_norm = cpu_rms_norm, .rope = cpu_rope,
     .glu = cpu_glu, .attention = cpu_attention, .kv_store = cpu_kv_store, .add = cpu_add,
     .add_bias = cpu_add_bias, .scale = cpu_scale, .softcap = cpu_softcap,
-    .add_matmul_t = cpu_add_matmul_t,
+    .reserve_lowrank = cpu_reserve_lowrank, .matmul_lowrank = cpu_matmul_lowrank,
 };
 
 // ---- lifecycle ----
@@ -411,6 +380,7 @@ void xt_backend_free(xt_backend *be) {
         xt_threadpool_free(c->pool);
         free(c->attn_scratch);
         free(c->rope_cache);
+        free(c->lr_scratch);
         free(c);
     }
     free(be);

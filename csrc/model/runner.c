@@ -8,11 +8,16 @@
 #include "core/status.h"
 #include "model/model.h"
 
-// After a matmul a LoRA may target: y (nt rows) += the active adapters' low-rank terms.
-#define LORA(il, role, x, nt, y, pos)                                             \
-    do {                                                                          \
-        if (m->lora) XT_TRY(xt_lora_apply(m, (il), (role), (x), (nt), (y), (pos))); \
-    } while (0)
+// Matmuls a LoRA may target: y[i] = x W_i^T for n weights that read x (roles[i] names W_i),
+// plus the active adapters' low-rank terms when any are attached.
+#define MATMUL_N(il, roles, n, w, x, nt, y, pos)                                          \
+    XT_TRY(m->lora ? xt_lora_matmul(m, (il), (roles), (n), (w), (x), (nt), (y), (pos))   \
+                   : op->matmul_n(be, (n), (w), (x), (nt), (y)))
+#define MATMUL(il, role, w, x, nt, y, pos)                                                    \
+    XT_TRY(m->lora ? xt_lora_matmul(m, (il), (const xt_lora_role[]){role}, 1,                 \
+                                    (const xt_tensor *const[]){w}, (x), (nt),               \
+                                    (float *const[]){y}, (pos))                              \
+                   : op->matmul(be, (w), (x), (nt), (y)))
 
 // ---- attention block ----
 
@@ -29,8 +34,7 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int
     int64_t stride;
     if (L->wqkv.data != NULL) {
         stride = m->q_dim + m->k_dim + m->v_dim;
-        XT_TRY(op->matmul(be, &L->wqkv, m->xn, nt, m->qkv));
-        LORA(il, XT_LR_QKV, m->xn, nt, m->qkv, pos0);
+        MATMUL(il, XT_LR_QKV, &L->wqkv, m->xn, nt, m->qkv, pos0);
         if (L->bqkv.data) XT_TRY(op->add_bias(be, m->qkv, L->bqkv.data, nt, stride, stride));
         q = m->qkv;
         k = q + m->q_dim;
@@ -42,10 +46,8 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int
         v = k + nt * m->k_dim;
         const xt_tensor *w[3] = {&L->wq, &L->wk, &L->wv};
         float *const out[3] = {q, k, v};
-        XT_TRY(op->matmul_n(be, 3, w, m->xn, nt, out));
-        LORA(il, XT_LR_Q, m->xn, nt, q, pos0);
-        LORA(il, XT_LR_K, m->xn, nt, k, pos0);
-        LORA(il, XT_LR_V, m->xn, nt, v, pos0);
+        static const xt_lora_role roles[3] = {XT_LR_Q, XT_LR_K, XT_LR_V};
+        MATMUL_N(il, roles, 3, w, m->xn, nt, out, pos0);
         if (L->bq.data) XT_TRY(op->add_bias(be, q, L->bq.data, nt, m->q_dim, m->q_dim));
         if (L->bk.data) XT_TRY(op->add_bias(be, k, L->bk.data, nt, m->k_dim, m->k_dim));
         if (L->bv.data) XT_TRY(op->add_bias(be, v, L->bv.data, nt, m->v_dim, m->v_dim));
@@ -91,8 +93,7 @@ static xt_status attention_block(xt_model *m, const xt_layer *L, int64_t il, int
     };
     XT_TRY(op->attention(be, &a));
     const int64_t n = nt - r0;
-    XT_TRY(op->matmul(be, &L->wo, m->att, n, m->tmp));
-    LORA(il, XT_LR_O, m->att, n, m->tmp, pos0 + r0);
+    MATMUL(il, XT_LR_O, &L->wo, m->att, n, m->tmp, pos0 + r0);
     if (L->post_attn_norm.data) {
         XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_attn_norm.data, hp->norm_add,
                             n, E, hp->eps));
@@ -113,24 +114,21 @@ static xt_status ffn_block(xt_model *m, const xt_layer *L, int64_t il, float *x,
     const float *g, *u;
     int64_t in_stride;
     if (m->arch->fused_gate_up) {  // rows [gate | up]
-        XT_TRY(op->matmul(be, &L->w_up, m->xn, nt, m->ffn));
-        LORA(il, XT_LR_UP, m->xn, nt, m->ffn, pos0);
+        MATMUL(il, XT_LR_UP, &L->w_up, m->xn, nt, m->ffn, pos0);
         g = m->ffn;
         u = m->ffn + F;
         in_stride = 2 * F;
     } else {
         const xt_tensor *w[2] = {&L->w_gate, &L->w_up};
         float *const out[2] = {m->ffn, m->ffn + nt * F};
-        XT_TRY(op->matmul_n(be, 2, w, m->xn, nt, out));
-        LORA(il, XT_LR_GATE, m->xn, nt, m->ffn, pos0);
-        LORA(il, XT_LR_UP, m->xn, nt, m->ffn + nt * F, pos0);
+        static const xt_lora_role roles[2] = {XT_LR_GATE, XT_LR_UP};
+        MATMUL_N(il, roles, 2, w, m->xn, nt, out, pos0);
         g = m->ffn;
         u = m->ffn + nt * F;
         in_stride = F;
     }
     XT_TRY(op->glu(be, m->ffn_act, m->act, g, u, nt, F, in_stride));
-    XT_TRY(op->matmul(be, &L->w_down, m->act, nt, m->tmp));
-    LORA(il, XT_LR_DOWN, m->act, nt, m->tmp, pos0);
+    MATMUL(il, XT_LR_DOWN, &L->w_down, m->act, nt, m->tmp, pos0);
     if (L->post_ffw_norm.data) {
         XT_TRY(op->rms_norm(be, m->tmp, m->tmp, L->post_ffw_norm.data, hp->norm_add,
                             nt, E, hp->eps));

@@ -210,21 +210,34 @@ static xt_status prepare_act(xt_matmul_ctx *ctx, const xt_matmul_args *a, xt_dty
     return XT_OK;
 }
 
-// Several products in one pool run: tasks [first[s], first[s + 1]) belong to product s.
+// Several products in one pool run: tasks [first[s], first[s + 1]) belong to product s,
+// after the caller's extra tasks [0, n_extra) (the larger ones first: better balance).
 typedef struct {
     task_ctx seg[XT_MATMUL_MAX_MULTI];
     int64_t first[XT_MATMUL_MAX_MULTI + 1];
     int n;
+    const xt_task_set *extra;
+    int64_t n_extra;
 } multi_ctx;
 
 static void multi_task(int64_t task, int64_t n_tasks, void *p) {
     const multi_ctx *m = p;
+    if (task < m->n_extra) {
+        m->extra->fn(task, m->extra->n_tasks, m->extra->ctx);
+        return;
+    }
+    task -= m->n_extra;
     int s = 0;
     while (task >= m->first[s + 1]) s++;
     matmul_task(task - m->first[s], n_tasks, (void *)&m->seg[s]);
 }
 
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n) {
+    return xt_matmul_q_multi_ex(ctx, args, n, NULL);
+}
+
+xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n,
+                               const xt_task_set *extra) {
     XT_RETURN_IF(n < 1 || n > XT_MATMUL_MAX_MULTI, XT_ERR_INVALID_ARG,
                  "matmul: %d products in one call (1 to %d)", n, XT_MATMUL_MAX_MULTI);
     size_t w_row[XT_MATMUL_MAX_MULTI];
@@ -236,7 +249,7 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
     }
     if (!shared) {
         for (int i = 0; i < n; i++) XT_TRY(xt_matmul_q_multi(ctx, &args[i], 1));
-        return XT_OK;
+        return extra ? run(ctx, extra->fn, extra->ctx, extra->n_tasks) : XT_OK;
     }
     if (args[0].n_tok == 0) return XT_OK;
     const void *act = NULL;
@@ -246,7 +259,7 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
     const xt_quant_kernels *k = xt_quant_kernels_get();
     int64_t n_threads = ctx->pool ? xt_threadpool_size(ctx->pool) : 1;
     int64_t want = n_threads * TASKS_PER_THREAD;
-    multi_ctx m = {.n = n};
+    multi_ctx m = {.n = n, .extra = extra, .n_extra = extra ? extra->n_tasks : 0};
     for (int i = 0; i < n; i++) {
         const xt_matmul_args *a = &args[i];
         bool fp8 = is_fp8(a->type);
@@ -265,8 +278,8 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
         t->rows_per_task = (t->rows_per_task + 7) & ~(int64_t)7;  // whole gemm tiles
         m.first[i + 1] = m.first[i] + (a->n_out + t->rows_per_task - 1) / t->rows_per_task;
     }
-    if (n == 1) return run(ctx, matmul_task, &m.seg[0], m.first[1]);
-    return run(ctx, multi_task, &m, m.first[n]);
+    if (n == 1 && !extra) return run(ctx, matmul_task, &m.seg[0], m.first[1]);
+    return run(ctx, multi_task, &m, m.n_extra + m.first[n]);
 }
 
 xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *a) {

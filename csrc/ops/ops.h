@@ -36,6 +36,16 @@ xt_status xt_matmul_q(xt_matmul_ctx *ctx, const xt_matmul_args *args);
 // after another). Same results as separate xt_matmul_q calls.
 enum { XT_MATMUL_MAX_MULTI = 4 };
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n);
+// Tasks of the caller's that run in the same pool run as the products (before theirs in task
+// order), e.g. LoRA terms that read the same activations; they must not touch the outputs.
+typedef struct {
+    xt_task_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+} xt_task_set;
+// xt_matmul_q_multi plus `extra` (NULL: none) in one dispatch.
+xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n,
+                               const xt_task_set *extra);
 
 // ---- model ops (norm.c, rope.c, act.c, attention.c) ----
 // Float kernels of the transformer runner. Each follows ggml's CPU arithmetic (order of
@@ -103,6 +113,62 @@ xt_status xt_attention(xt_threadpool *pool, const xt_attn_args *a);
 // generic one. Returns false (and does nothing) for shapes or CPUs it does not cover; else
 // runs it and stores its status in *st.
 bool xt_attention_decode_f16(xt_threadpool *pool, const xt_attn_args *a, xt_status *st);
+
+// ---- low-rank adapter terms (lowrank.c) ----
+
+enum { XT_LOWRANK_CHUNK = 32, XT_LOWRANK_MAX_TERMS = 4 };
+
+// B^T (r, out) row-major packed for xt_lowrank: column chunks of 32, each holding its r rows
+// ([chunk][row][32], the last chunk narrower when out % 32 != 0). `type` F32, or Q8_0 (needs
+// out % 32 == 0: one block per chunk row).
+size_t xt_lowrank_bt_bytes(xt_dtype type, int64_t r, int64_t out);
+void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, void *dst);
+
+// One term: y += ((x A^T) * scale) B^T.
+typedef struct {
+    const void *a;          // (r, n_in) rows of a_type (F32, or Q8_0 against Q8_0 activations)
+    xt_dtype a_type;
+    size_t a_row_bytes;
+    const void *bt;         // packed B^T (xt_lowrank_pack_bt) of bt_type
+    xt_dtype bt_type;
+    int64_t r, out;
+    const float *scale;     // (n_tok, r) factors of x A^T, rows scale_stride apart (0: one row)
+    int64_t scale_stride;
+    float *y;               // (n_tok, out): accumulated into
+} xt_lowrank_term;
+
+typedef struct {
+    const float *x;         // (n_tok, n_in), read by every term
+    int64_t n_in, n_tok;
+    const xt_lowrank_term *terms;
+    int n_terms;            // 1 to XT_LOWRANK_MAX_TERMS
+    void *scratch;          // xt_lowrank_scratch_bytes(n_tasks, max_in, max_r, max_out)
+    int n_tasks;            // the pool's threads (1: the calling thread)
+    int64_t max_in, max_r, max_out;  // what the scratch was sized for
+} xt_lowrank_args;
+
+size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out);
+// Adds every term on `pool` (NULL: the calling thread); small calls run on the calling
+// thread. Results depend on the task count (the summation order), never on timing.
+xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a);
+
+// The same as a task set for someone else's pool run (xt_matmul_q_multi_ex): make the plan,
+// run tasks [0, plan.n_tasks) of xt_lowrank_task, then finish (adds the partial outputs).
+// `fused`: the run also computes the outputs the terms add to, so tasks write only partials
+// (needs n_tok < n_tasks: decode). Caller-owned, valid while `a` is.
+typedef struct {
+    const xt_lowrank_args *a;
+    int64_t n_tasks;
+    bool split_rank;      // tasks share the rank rows (fewer tokens than tasks), else tokens
+    bool all_partial;     // every task (else all but the first) sums into its own partial
+    size_t task_bytes;
+    float *partials;      // split_rank: (n_tasks, n_tok, out_sum) in the scratch
+    int64_t out_sum;
+    xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized per token)
+} xt_lowrank_plan;
+xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *plan);
+void xt_lowrank_task(int64_t task, int64_t n_tasks, void *plan);
+void xt_lowrank_finish(const xt_lowrank_plan *plan);
 
 // ---- end of model ops ----
 

@@ -1,0 +1,291 @@
+// lowrank.c — the low-rank adapter terms after a matmul: y_k += ((x A_k^T) * s_k) B_k^T for up
+// to four terms that read the same x (q/k/v, gate/up), in one pool run. With fewer tokens than
+// tasks (decode) each task takes a share of every term's rank rows, both the A dots and the B^T
+// rows that go with them, so A and B are each read once per call and never waited on; tasks
+// other than the first sum into private partial outputs that the caller adds at the end. With
+// more tokens, tasks take whole tokens.
+//
+// B^T is packed in column chunks of 32 ([chunk][rank row][32 columns], the last chunk narrower
+// when out % 32 != 0): one task's rows of a chunk are contiguous, and the chunk's 32 outputs
+// stay in registers while the rank rows stream past. F32, or Q8_0 (one block per chunk row).
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "ops/ops.h"
+#include "quant/blocks.h"
+#include "quant/fp16.h"
+#include "quant/quant.h"
+
+enum { CHUNK = XT_LOWRANK_CHUNK };
+
+// Below this many multiply-adds per call, a pool run costs more than it saves.
+#define LOWRANK_PARALLEL_MACS 16384
+
+// ---- packing (at attach) ----
+
+size_t xt_lowrank_bt_bytes(xt_dtype type, int64_t r, int64_t out) {
+    if (type == XT_DTYPE_Q8_0) return (size_t)(r * (out / CHUNK)) * sizeof(block_q8_0);
+    return (size_t)(r * out) * sizeof(float);
+}
+
+void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, void *dst) {
+    const xt_quant_traits *q8 = xt_quant_traits_get(XT_DTYPE_Q8_0);
+    for (int64_t c0 = 0; c0 < out; c0 += CHUNK) {
+        const int64_t w = out - c0 < CHUNK ? out - c0 : CHUNK;
+        for (int64_t j = 0; j < r; j++) {
+            const float *src = bt + j * out + c0;
+            if (type == XT_DTYPE_Q8_0) {
+                q8->from_float(src, (block_q8_0 *)dst + (c0 / CHUNK) * r + j, CHUNK, NULL);
+            } else {
+                memcpy((float *)dst + c0 * r + j * w, src, (size_t)w * sizeof(float));
+            }
+        }
+    }
+}
+
+// ---- y += u B^T over rank rows [j0, j1) (u holds those rows' values) ----
+
+static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1,
+                       float *y) {
+    for (int64_t c0 = 0; c0 < t->out; c0 += CHUNK) {
+        const int64_t w = t->out - c0 < CHUNK ? t->out - c0 : CHUNK;
+        float acc[CHUNK] = {0};
+        for (int64_t j = j0; j < j1; j++) {
+            if (t->bt_type == XT_DTYPE_Q8_0) {
+                const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j;
+                const float s = u[j - j0] * xt_fp16_to_fp32(b->d);
+                for (int64_t i = 0; i < CHUNK; i++) acc[i] += s * (float)b->qs[i];
+            } else {
+                const float *b = (const float *)t->bt + c0 * t->r + j * w;
+                for (int64_t i = 0; i < w; i++) acc[i] += u[j - j0] * b[i];
+            }
+        }
+        for (int64_t i = 0; i < w; i++) y[c0 + i] += acc[i];
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+// Eight int8 weights as floats.
+__attribute__((target("avx2"))) static inline __m256 q8_lane(const int8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(const xt_lowrank_term *t,
+                                                                 const float *u, int64_t j0,
+                                                                 int64_t j1, float *y) {
+    const bool q8 = t->bt_type == XT_DTYPE_Q8_0;
+    for (int64_t c0 = 0; c0 < t->out; c0 += CHUNK) {
+        if (t->out - c0 < CHUNK) {  // F32 tail chunk: narrower rows
+            xt_lowrank_term tail = *t;
+            tail.bt = (const float *)t->bt + c0 * t->r;
+            tail.out = t->out - c0;
+            add_bt_ref(&tail, u, j0, j1, y + c0);
+            return;
+        }
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        if (q8) {
+            const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j0;
+            for (int64_t j = j0; j < j1; j++, b++) {
+                const __m256 s = _mm256_set1_ps(u[j - j0] * _cvtsh_ss(b->d));
+                a0 = _mm256_fmadd_ps(s, q8_lane(b->qs), a0);
+                a1 = _mm256_fmadd_ps(s, q8_lane(b->qs + 8), a1);
+                a2 = _mm256_fmadd_ps(s, q8_lane(b->qs + 16), a2);
+                a3 = _mm256_fmadd_ps(s, q8_lane(b->qs + 24), a3);
+            }
+        } else {
+            const float *b = (const float *)t->bt + c0 * t->r + j0 * CHUNK;
+            for (int64_t j = j0; j < j1; j++, b += CHUNK) {
+                const __m256 s = _mm256_set1_ps(u[j - j0]);
+                a0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b), a0);
+                a1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 8), a1);
+                a2 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 16), a2);
+                a3 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 24), a3);
+            }
+        }
+        float *yc = y + c0;
+        _mm256_storeu_ps(yc, _mm256_add_ps(_mm256_loadu_ps(yc), a0));
+        _mm256_storeu_ps(yc + 8, _mm256_add_ps(_mm256_loadu_ps(yc + 8), a1));
+        _mm256_storeu_ps(yc + 16, _mm256_add_ps(_mm256_loadu_ps(yc + 16), a2));
+        _mm256_storeu_ps(yc + 24, _mm256_add_ps(_mm256_loadu_ps(yc + 24), a3));
+    }
+}
+#endif
+
+static void add_bt(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1, float *y) {
+    if (j1 <= j0) return;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (xt_quant_kernels_get()->level >= XT_SIMD_AVX2) {
+        add_bt_avx2(t, u, j0, j1, y);
+        return;
+    }
+#endif
+    add_bt_ref(t, u, j0, j1, y);
+}
+
+// ---- the pool run ----
+
+// Tokens a task handles together: their A products go through the gemm tile (each A row read
+// once for the block), and B^T's chunk rows stay in L1/L2 across the block's tokens.
+enum { TOK_BLOCK = 8 };
+
+// One task's scratch: a token block's activations in Q8_0, then its rank values of one term.
+static size_t xq_row_bytes(int64_t max_in) {
+    return (size_t)((max_in + CHUNK - 1) / CHUNK) * sizeof(block_q8_0);
+}
+
+static size_t task_bytes(int64_t max_in, int64_t max_r) {
+    return ((TOK_BLOCK * xq_row_bytes(max_in) + 63) & ~(size_t)63) +
+           (((size_t)(TOK_BLOCK * max_r) * sizeof(float) + 63) & ~(size_t)63);
+}
+
+size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out) {
+    const size_t n = (size_t)n_tasks;
+    // Partials exist only when tokens < tasks: one per task, each (tokens, sum of outs).
+    return (size_t)n_tasks * task_bytes(max_in, max_r) +
+           n * n * (size_t)(XT_LOWRANK_MAX_TERMS * max_out) * sizeof(float);
+}
+
+// u (nc, nr) = rows [j0, j0 + nr) of A against the block's nc activation rows.
+static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64_t nr,
+                       const void *act, size_t act_row, int64_t nc, float *u) {
+    const xt_quant_kernels *k = xt_quant_kernels_get();
+    const uint8_t *a = (const uint8_t *)t->a + (size_t)j0 * t->a_row_bytes;
+    if (nc > 1 && k->gemm[t->a_type] != NULL) {
+        k->gemm[t->a_type](n_in, a, t->a_row_bytes, nr, act, act_row, nc, u, nr);
+        return;
+    }
+    if (nc == 1 && k->gemv[t->a_type] != NULL) {  // decode: several rows' chains side by side
+        k->gemv[t->a_type](n_in, a, t->a_row_bytes, nr, act, u);
+        return;
+    }
+    for (int64_t c = 0; c < nc; c++) {
+        for (int64_t j = 0; j < nr; j++) {
+            u[c * nr + j] = k->vec_dot[t->a_type](n_in, a + (size_t)j * t->a_row_bytes,
+                                                  (const uint8_t *)act + (size_t)c * act_row);
+        }
+    }
+}
+
+void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
+    (void)n_tasks;
+    const xt_lowrank_plan *c = p;
+    const xt_lowrank_args *a = c->a;
+    const xt_quant_kernels *k = xt_quant_kernels_get();
+    uint8_t *xq = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
+    const size_t xq_row = xq_row_bytes(a->n_in);
+    float *u = (float *)(xq + ((TOK_BLOCK * xq_row_bytes(a->max_in) + 63) & ~(size_t)63));
+    int64_t t0 = 0, t1 = a->n_tok;
+    float *part = NULL;
+    if (!c->split_rank) {
+        t0 = a->n_tok * task / c->n_tasks;
+        t1 = a->n_tok * (task + 1) / c->n_tasks;
+    } else if (task > 0 || c->all_partial) {
+        part = c->partials + (task - !c->all_partial) * a->n_tok * c->out_sum;
+        memset(part, 0, (size_t)(a->n_tok * c->out_sum) * sizeof(float));
+    }
+    for (int64_t tb = t0; tb < t1; tb += TOK_BLOCK) {
+        const int64_t nc = t1 - tb < TOK_BLOCK ? t1 - tb : TOK_BLOCK;
+        const float *x = a->x + tb * a->n_in;
+        if (c->act == XT_DTYPE_Q8_0) {
+            for (int64_t i = 0; i < nc; i++) {
+                k->quantize_act[XT_DTYPE_Q8_0](x + i * a->n_in, xq + (size_t)i * xq_row, a->n_in);
+            }
+        }
+        int64_t off = 0;  // this term's columns in the partial rows
+        for (int i = 0; i < a->n_terms; i++) {
+            const xt_lowrank_term *term = &a->terms[i];
+            int64_t j0 = 0, j1 = term->r;
+            if (c->split_rank) {
+                j0 = term->r * task / c->n_tasks;
+                j1 = term->r * (task + 1) / c->n_tasks;
+            }
+            const int64_t nr = j1 - j0;
+            if (nr > 0) {
+                if (term->a_type == XT_DTYPE_Q8_0) {
+                    a_products(term, a->n_in, j0, nr, xq, xq_row, nc, u);
+                } else {
+                    a_products(term, a->n_in, j0, nr, x, (size_t)a->n_in * sizeof(float), nc, u);
+                }
+            }
+            for (int64_t tk = 0; tk < nc && nr > 0; tk++) {
+                const float *s = term->scale + (tb + tk) * term->scale_stride + j0;
+                float *ut = u + tk * nr;
+                for (int64_t j = 0; j < nr; j++) ut[j] *= s[j];
+                float *y = part ? part + (tb + tk) * c->out_sum + off
+                                : term->y + (tb + tk) * term->out;
+                add_bt(term, ut, j0, j1, y);
+            }
+            off += term->out;
+        }
+    }
+}
+
+xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *c) {
+    XT_RETURN_IF(a->n_terms < 1 || a->n_terms > XT_LOWRANK_MAX_TERMS, XT_ERR_INVALID_ARG,
+                 "lowrank: %d terms (1 to %d)", a->n_terms, XT_LOWRANK_MAX_TERMS);
+    XT_RETURN_IF(a->n_in > a->max_in, XT_ERR_INVALID_ARG, "lowrank: %" PRId64 " inputs exceed "
+                 "the reserved %" PRId64, a->n_in, a->max_in);
+    XT_RETURN_IF(fused && a->n_tok >= a->n_tasks, XT_ERR_INVALID_ARG,
+                 "lowrank: a fused run needs fewer tokens than tasks");
+    *c = (xt_lowrank_plan){.a = a, .task_bytes = task_bytes(a->max_in, a->max_r),
+                           .act = XT_DTYPE_F32};
+    int64_t macs = 0;
+    for (int i = 0; i < a->n_terms; i++) {
+        const xt_lowrank_term *t = &a->terms[i];
+        XT_RETURN_IF((t->a_type != XT_DTYPE_F32 && t->a_type != XT_DTYPE_Q8_0) ||
+                     (t->bt_type != XT_DTYPE_F32 && t->bt_type != XT_DTYPE_Q8_0) ||
+                     t->r > a->max_r || (t->bt_type == XT_DTYPE_Q8_0 && t->out % CHUNK) ||
+                     (t->a_type == XT_DTYPE_Q8_0 && a->n_in % CHUNK),
+                     XT_ERR_INVALID_ARG, "lowrank: term %d has an unsupported layout", i);
+        if (t->a_type == XT_DTYPE_Q8_0) c->act = XT_DTYPE_Q8_0;
+        c->out_sum += t->out;
+        macs += a->n_tok * t->r * (a->n_in + t->out);
+    }
+    XT_RETURN_IF(c->out_sum > XT_LOWRANK_MAX_TERMS * a->max_out, XT_ERR_INVALID_ARG,
+                 "lowrank: outputs exceed the reserved scratch");
+    c->n_tasks = a->n_tasks > 1 && macs >= LOWRANK_PARALLEL_MACS ? a->n_tasks : 1;
+    // Fused, every task sums into its partial (the products write the outputs meanwhile).
+    c->all_partial = fused;
+    c->split_rank = fused || (c->n_tasks > 1 && a->n_tok < c->n_tasks);
+    c->partials = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
+    return XT_OK;
+}
+
+void xt_lowrank_finish(const xt_lowrank_plan *c) {
+    if (!c->split_rank) return;
+    const xt_lowrank_args *a = c->a;
+    // Partials in task order: the same sums for the same thread count on every run.
+    for (int64_t p = 0; p < c->n_tasks - !c->all_partial; p++) {
+        const float *part = c->partials + p * a->n_tok * c->out_sum;
+        for (int64_t t = 0; t < a->n_tok; t++) {
+            int64_t off = 0;
+            for (int i = 0; i < a->n_terms; i++) {
+                float *y = a->terms[i].y + t * a->terms[i].out;
+                const float *src = part + t * c->out_sum + off;
+                for (int64_t o = 0; o < a->terms[i].out; o++) y[o] += src[o];
+                off += a->terms[i].out;
+            }
+        }
+    }
+}
+
+xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a) {
+    if (a->n_tok == 0) return XT_OK;
+    xt_lowrank_plan c;
+    XT_TRY(xt_lowrank_plan_make(a, false, &c));
+    if (pool == NULL) {
+        c.n_tasks = 1;
+        c.split_rank = false;
+    }
+    if (c.n_tasks == 1) {
+        xt_lowrank_task(0, 1, &c);
+        return XT_OK;
+    }
+    XT_TRY(xt_threadpool_run(pool, xt_lowrank_task, &c, c.n_tasks));
+    xt_lowrank_finish(&c);
+    return XT_OK;
+}
