@@ -75,14 +75,14 @@ void xt_rope_f32(float *x, int64_t n_tok, int64_t tok_stride, int64_t n_heads, i
 typedef void (*xt_vexp8_fn)(float *y, const float *x);
 xt_vexp8_fn xt_vexp8_get(void);
 
-// y = silu(g) * u and y = gelu_tanh(g) * u, each over n elements. xt_geglu_f32 evaluates the
-// tanh GELU in float32 (as transformers); xt_geglu_table_f32 through ggml's fp16 lookup table
-// (input and result rounded to fp16, as llama.cpp's CPU backend).
 // tanh as fdlibm's tanhf (ops/tanh.c): the same bits at every SIMD level, and as glibc's
 // tanhf where that is fdlibm's (through 2.40). xt_tanhf_n: y[i] = xt_tanhf(x[i]), i < n.
 float xt_tanhf(float x);
 void xt_tanhf_n(float *y, const float *x, int64_t n);
 
+// y = silu(g) * u and y = gelu_tanh(g) * u, each over n elements. xt_geglu_f32 evaluates the
+// tanh GELU in float32 (as transformers); xt_geglu_table_f32 through ggml's fp16 lookup table
+// (input and result rounded to fp16, as llama.cpp's CPU backend).
 void xt_swiglu_f32(float *y, const float *g, const float *u, int64_t n);
 void xt_geglu_f32(float *y, const float *g, const float *u, int64_t n);
 void xt_geglu_table_f32(float *y, const float *g, const float *u, int64_t n);

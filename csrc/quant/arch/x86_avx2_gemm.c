@@ -192,9 +192,7 @@ XT_INLINE XT_TARGET_AVX2 void gemm_signed(int64_t n, const uint8_t *w, size_t ws
                                                        _mm256_add_ps(l[2], l[6])),
                                          _mm256_add_ps(_mm256_add_ps(l[1], l[5]),
                                                        _mm256_add_ps(l[3], l[7])));
-                float out[S_ROWS];
-                _mm256_storeu_ps(out, s);
-                for (int r = 0; r < rows; r++) y[(c0 + t) * ys + r0 + r] = out[r];
+                xt_x86_store_first(y + (c0 + t) * ys + r0, s, rows);
             }
         }
     }

@@ -35,13 +35,6 @@ XT_INLINE XT_TARGET_AVX2 __m256i act4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-// Writes lanes [0, rows) of v to y[0 .. rows).
-XT_INLINE XT_TARGET_AVX2 void store_rows(float *y, __m256 v, int rows) {
-    float out[ROWS];
-    _mm256_storeu_ps(out, v);
-    for (int r = 0; r < rows; r++) y[r] = out[r];
-}
-
 // ---- Q4_K ----
 
 // CHUNK_SB super-blocks of 8 rows, unpacked. Rows past the tile's last are zero.
@@ -185,7 +178,7 @@ XT_INLINE XT_TARGET_AVX2 void gemm_q4_K_body(int64_t n, const uint8_t *w, size_t
                 }
             }
             for (int t = 0; t < tc; t++) {
-                store_rows(y + (c0 + t) * ys + r0, _mm256_sub_ps(acc[t], accm[t]), rows);
+                xt_x86_store_first(y + (c0 + t) * ys + r0, _mm256_sub_ps(acc[t], accm[t]), rows);
             }
         }
     }
@@ -331,7 +324,7 @@ XT_TARGET_AVX2 static void gemm_q6_K_b4(int64_t n, const void *restrict w, size_
                     q6k_tokens(&p, nsb, yt, b0, 1, acc + t);
                 }
             }
-            for (int t = 0; t < tc; t++) store_rows(y + (c0 + t) * ys + r0, acc[t], rows);
+            for (int t = 0; t < tc; t++) xt_x86_store_first(y + (c0 + t) * ys + r0, acc[t], rows);
         }
     }
 }

@@ -173,6 +173,17 @@ XT_INLINE XT_TARGET_AVX2 void xt_x86_transpose8_epi32(__m256i v[8]) {
     }
 }
 
+// Stores lanes [0, n) of v at y (n <= 8; a plain store for 8). A masked store, not a copy
+// loop: compilers turn those into a memcpy call per tile row.
+XT_INLINE XT_TARGET_AVX2 void xt_x86_store_first(float *y, __m256 v, int n) {
+    if (n == 8) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(y, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), v);
+}
+
 // ---- four blocks per step: batched scales, one reduction, prefetch ----
 // The legacy kernels take 4 blocks per step: each block's integer dot stays in its own 8
 // int32 lanes (exact), xt_x86_reduce4 folds the four into one vector, and one FMA applies the
