@@ -8,27 +8,16 @@
 // x = k ln2 + r (ln2 in two parts), evaluates a degree-5 rational correction on r and puts k
 // back into the exponent, with special forms for k = 0, +-1, and large or small k.
 #include <math.h>
-#include <string.h>
 
 #include "core/cpu_features.h"
 #include "ops/ops.h"
+#include "quant/fp16.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define XT_TANH_X86 1
 #endif
 
-static inline uint32_t f2u(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float u2f(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 static const float kLn2Hi = 6.9313812256e-01f, kLn2Lo = 9.0580006145e-06f,
                    kInvLn2 = 1.4426950216e+00f, kQ1 = -3.3333335072e-02f,
@@ -38,8 +27,8 @@ static const float kLn2Hi = 6.9313812256e-01f, kLn2Lo = 9.0580006145e-06f,
 // fdlibm's expm1f on the arguments tanh passes: 2 <= x < 44 (k >= 3) and -2 < x < 0
 // (k <= 0), so its overflow, saturation and k = 1 branches are never reached.
 static float expm1_reduced(float x) {
-    const uint32_t hx = f2u(x) & 0x7fffffffu;
-    const bool neg = f2u(x) >> 31;
+    const uint32_t hx = xt_f32_to_bits(x) & 0x7fffffffu;
+    const bool neg = xt_f32_to_bits(x) >> 31;
     float c = 0.0f;
     int32_t k = 0;
     if (hx > 0x3eb17218u) {         // |x| > ln2 / 2
@@ -71,21 +60,21 @@ static float expm1_reduced(float x) {
     float y;
     if (k <= -2 || k > 56) {
         y = 1.0f - (e - x);
-        return u2f(f2u(y) + ((uint32_t)k << 23)) - 1.0f;
+        return xt_bits_to_f32(xt_f32_to_bits(y) + ((uint32_t)k << 23)) - 1.0f;
     }
     if (k < 23) {
-        t = u2f(0x3f800000u - (0x1000000u >> k));  // 1 - 2^-k
+        t = xt_bits_to_f32(0x3f800000u - (0x1000000u >> k));  // 1 - 2^-k
         y = t - (e - x);
     } else {
-        t = u2f((uint32_t)(0x7f - k) << 23);        // 2^-k
+        t = xt_bits_to_f32((uint32_t)(0x7f - k) << 23);        // 2^-k
         y = x - (e + t);
         y += 1.0f;
     }
-    return u2f(f2u(y) + ((uint32_t)k << 23));
+    return xt_bits_to_f32(xt_f32_to_bits(y) + ((uint32_t)k << 23));
 }
 
 float xt_tanhf(float x) {
-    const uint32_t jx = f2u(x), ix = jx & 0x7fffffffu;
+    const uint32_t jx = xt_f32_to_bits(x), ix = jx & 0x7fffffffu;
     if (ix >= 0x7f800000u) return (jx >> 31) ? 1.0f / x - 1.0f : 1.0f / x + 1.0f;  // Inf, NaN
     float z;
     if (ix < 0x41b00000u) {  // |x| < 22

@@ -4,27 +4,16 @@
 // scalar lane function performs the same operations one element at a time, so every SIMD
 // level of xtral agrees too. Elements past the last multiple of 8 use libm's expf, as ggml.
 #include <math.h>
-#include <string.h>
 
 #include "core/cpu_features.h"
 #include "ops/ops.h"
+#include "quant/fp16.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define XT_VEXP_X86 1
 #endif
 
-static inline uint32_t f2u(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float u2f(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 // One lane of the vector formula below, operation for operation.
 static float exp_lane(float x) {
@@ -32,16 +21,16 @@ static float exp_lane(float x) {
     const float z = fmaf(x, 0x1.715476p+0f, r);
     const float n = z - r;
     const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-    const uint32_t e = f2u(z) << 23;
-    const float k = u2f(e + f2u(1.0f));
+    const uint32_t e = xt_f32_to_bits(z) << 23;
+    const float k = xt_bits_to_f32(e + xt_f32_to_bits(1.0f));
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
                               fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
                          u, 0x1.ffffecp-1f * b);
     if (!(fabsf(n) > 126.0f)) return fmaf(k, j, k);
     const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-    const float s1 = u2f(g + 0x7f000000u);
-    const float s2 = u2f(e - g);
+    const float s1 = xt_bits_to_f32(g + 0x7f000000u);
+    const float s2 = xt_bits_to_f32(e - g);
     if (fabsf(n) > 192.0f) return s1 * s1;
     return fmaf(s2, j, s2) * s1;
 }
