@@ -69,6 +69,8 @@ static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+enum { PF_CHUNKS = 2 };
+
 // Eight int8 weights as floats.
 __attribute__((target("avx2"))) static inline __m256 q8_lane(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
@@ -89,6 +91,11 @@ __attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(const xt_lowran
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         if (q8) {
             const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j0;
+            // This task's rows of a chunk are a short run, then a gap (the other tasks'
+            // rows): the hardware prefetchers do not follow, so fetch a chunk ahead.
+            const char *pf = (const char *)(b + PF_CHUNKS * t->r);
+            const char *pf_end = (const char *)(b + PF_CHUNKS * t->r + (j1 - j0));
+            for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
             for (int64_t j = j0; j < j1; j++, b++) {
                 const __m256 s = _mm256_set1_ps(u[j - j0] * _cvtsh_ss(b->d));
                 a0 = _mm256_fmadd_ps(s, q8_lane(b->qs), a0);
