@@ -317,10 +317,10 @@ def test_unmerged_equals_merged_on_other_archs(arch: str, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("simd", ["avx2", "scalar"])
 def test_threaded_low_rank_paths_equal_merged(simd: str, tmp_path: Path) -> None:
-    """Big enough low-rank terms run on the thread pool: at decode each task takes a share of
-    the rank rows and the partial outputs are summed; at prefill tasks take whole tokens. Both,
-    with the SIMD and the scalar kernels, equal the merged weights (rank 384 on the tiny llama
-    puts every term over the threshold for the pool)."""
+    """Big enough low-rank terms run on the thread pool: at decode tasks share the rank rows
+    of x A^T, and each product task adds u B^T to its own output rows; at prefill tasks take
+    whole tokens. Both, with the SIMD and the scalar kernels, equal the merged weights (rank
+    384 on the tiny llama puts every term over the threshold for the pool)."""
     from xtral import _core
     path = DATA / "models" / "llama" / "model.gguf"
     lora = tmp_path / "big.gguf"
@@ -342,3 +342,25 @@ def test_threaded_low_rank_paths_equal_merged(simd: str, tmp_path: Path) -> None
     assert np.abs(prefill - base).max() > 0.1
     np.testing.assert_allclose(prefill, merged, rtol=0, atol=TOL)
     np.testing.assert_allclose(steps, merged, rtol=0, atol=TOL)
+
+
+def test_decode_with_lora_is_the_same_for_any_thread_count(smollm2_path: Path,
+                                                           tmp_path: Path) -> None:
+    """On a quantized base (A and B^T in Q8_0), decode with a LoRA sums every output in the
+    same order whatever the thread count: one thread runs the base product then the low-rank
+    term; more threads fuse them in one pool run. The logits agree bit for bit."""
+    lora = tmp_path / "all.gguf"
+    write_lora_on_all(lora, smollm2_path, rank=16, seed=11)
+    tokens = [1, 504, 3458, 314, 253, 1345, 28, 4829, 281, 260, 2951, 30]
+    got = []
+    for threads in (1, 2, 3):
+        with xtral.Model.load(smollm2_path, threads=threads, n_ctx=64) as m:
+            m.forward(tokens[:4])
+            base = np.stack([m.forward([t]) for t in tokens[4:]])
+            m.add_adapter(xtral.Adapter.load(lora), name="l")
+            m.reset()
+            m.forward(tokens[:4])
+            got.append(np.stack([m.forward([t]) for t in tokens[4:]]))
+    assert np.abs(got[0] - base).max() > 0.1
+    np.testing.assert_array_equal(got[1], got[0])
+    np.testing.assert_array_equal(got[2], got[0])

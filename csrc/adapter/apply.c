@@ -24,7 +24,7 @@ xt_status xt_lora_matmul(xt_model *m, int64_t il, const xt_lora_role *roles, int
         xt_lowrank_term *t = &terms[k];
         *t = (xt_lowrank_term){.a = sl->A.data, .a_type = sl->A.type, .a_row_bytes = sl->A.nb[1],
                                .bt = sl->BT, .bt_type = sl->bt_type, .r = sl->R, .out = sl->out,
-                               .scale = sl->coef, .scale_stride = 0, .y = y[i]};
+                               .scale = sl->coef, .scale_stride = 0, .y = y[i], .product = i};
         if (s->mode != XT_LMODE_PLAIN) {
             // PEFT scales each expert's input by its scaling, then s * gsw on the output.
             const xt_xlora_rt *xr = s->xlora->x;

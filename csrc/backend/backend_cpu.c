@@ -297,8 +297,8 @@ static xt_status cpu_reserve_lowrank(xt_backend *be, int64_t max_in, int64_t max
     return XT_OK;
 }
 
-// At decode (fewer tokens than threads) the low-rank tasks join the products' pool run: one
-// dispatch per targeted matmul group, and the rank rows stream while the weights do.
+// At decode (fewer tokens than threads) the low-rank work joins the products' pool run: one
+// dispatch per targeted matmul group; each product task adds u B^T to the rows it wrote.
 static xt_status cpu_matmul_lowrank(xt_backend *be, int n, const xt_tensor *const *w,
                                     const float *x, int64_t n_tok, float *const *y,
                                     const xt_lowrank_term *terms, int n_terms) {
@@ -319,10 +319,9 @@ static xt_status cpu_matmul_lowrank(xt_backend *be, int n, const xt_tensor *cons
             a[i] = (xt_matmul_args){.w = w[i]->data, .type = w[i]->type, .n_out = w[i]->ne[1],
                                     .n_in = w[i]->ne[0], .x = x, .n_tok = n_tok, .y = y[i]};
         }
-        xt_task_set extra = {xt_lowrank_task, &plan, plan.n_tasks};
-        XT_TRY(xt_matmul_q_multi_ex(c->mm, a, n, &extra));
-        xt_lowrank_finish(&plan);
-        return XT_OK;
+        xt_task_set extra = {xt_lowrank_task, &plan, plan.n_tasks, xt_lowrank_after_rows,
+                             XT_LOWRANK_CHUNK};
+        return xt_matmul_q_multi_ex(c->mm, a, n, &extra);
     }
     XT_TRY(n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0]) : cpu_matmul_n(be, n, w, x, n_tok, y));
     return xt_lowrank(c->n_threads > 1 ? c->pool : NULL, &la);

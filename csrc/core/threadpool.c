@@ -21,15 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define CPU_RELAX() ((void)0)
-#endif
-
 #include "core/status.h"
 
 // How long an idle worker keeps spinning before it sleeps. Long enough to bridge the
@@ -90,7 +81,7 @@ static bool wait_for_run(xt_threadpool *p, uint32_t seen) {
         if (generation_of(atomic_load_explicit(&p->run, memory_order_acquire)) != seen) {
             return true;
         }
-        CPU_RELAX();
+        XT_CPU_RELAX();
         if ((spins & 63) != 63) continue;
         int64_t t = now_ns();
         if (deadline == 0) deadline = t + p->spin_ns;
@@ -211,7 +202,7 @@ xt_status xt_threadpool_run(xt_threadpool *p, xt_task_fn fn, void *ctx, int64_t 
     for (unsigned spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n_tasks;
          spins++) {
         if (spins < 4096) {
-            CPU_RELAX();
+            XT_CPU_RELAX();
         } else {
             sched_yield();
         }

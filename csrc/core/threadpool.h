@@ -6,4 +6,13 @@
 
 #include "xtral.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define XT_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define XT_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define XT_CPU_RELAX() ((void)0)
+#endif
+
 #endif  // XT_CORE_THREADPOOL_H

@@ -1,18 +1,23 @@
-// lowrank.c — the low-rank adapter terms after a matmul: y_k += ((x A_k^T) * s_k) B_k^T for up
-// to four terms that read the same x (q/k/v, gate/up), in one pool run. With fewer tokens than
-// tasks (decode) each task takes a share of every term's rank rows, both the A dots and the B^T
-// rows that go with them, so A and B are each read once per call and never waited on; tasks
-// other than the first sum into private partial outputs that the caller adds at the end. With
-// more tokens, tasks take whole tokens.
+// lowrank.c — the low-rank adapter terms after a matmul: y += ((x A^T) * s) B^T for up to
+// four terms that read the same x (q/k/v, gate/up).
+//
+// Decode (fewer tokens than tasks) runs fused with the base products, in their pool run: the
+// first tasks compute the scaled x A^T, each for a share of every term's rank rows (A is read
+// once); each product task, once its output rows are written, adds u B^T to exactly those
+// rows. It reads only its own columns of B^T, contiguous in the packing below, so B^T streams
+// like the weights and no partial outputs are needed. With more tokens (prefill), tasks take
+// whole tokens after the products.
 //
 // B^T is packed in column chunks of 32 ([chunk][rank row][32 columns], the last chunk narrower
-// when out % 32 != 0): one task's rows of a chunk are contiguous, and the chunk's 32 outputs
-// stay in registers while the rank rows stream past. F32, or Q8_0 (one block per chunk row).
+// when out % 32 != 0): the chunk's 32 outputs stay in registers while the rank rows stream
+// past. F32, or Q8_0 (one block per chunk row).
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "core/threadpool.h"
 #include "ops/ops.h"
 #include "quant/blocks.h"
 #include "quant/fp16.h"
@@ -45,11 +50,13 @@ void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, 
     }
 }
 
-// ---- y += u B^T over rank rows [j0, j1) (u holds those rows' values) ----
+// ---- y += u B^T over rank rows [j0, j1) and columns [c_lo, c_hi) ----
+// (u holds those rows' values; c_lo is a multiple of CHUNK, c_hi one or out; y: the token's
+// whole output row.)
 
 static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1,
-                       float *y) {
-    for (int64_t c0 = 0; c0 < t->out; c0 += CHUNK) {
+                       int64_t c_lo, int64_t c_hi, float *y) {
+    for (int64_t c0 = c_lo; c0 < c_hi; c0 += CHUNK) {
         const int64_t w = t->out - c0 < CHUNK ? t->out - c0 : CHUNK;
         float acc[CHUNK] = {0};
         for (int64_t j = j0; j < j1; j++) {
@@ -69,33 +76,33 @@ static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-enum { PF_CHUNKS = 2 };
+enum { PF_BYTES = 1024 };
 
 // Eight int8 weights as floats.
 __attribute__((target("avx2"))) static inline __m256 q8_lane(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(const xt_lowrank_term *t,
-                                                                 const float *u, int64_t j0,
-                                                                 int64_t j1, float *y) {
+__attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(
+    const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1, int64_t c_lo,
+    int64_t c_hi, float *y) {
     const bool q8 = t->bt_type == XT_DTYPE_Q8_0;
-    for (int64_t c0 = 0; c0 < t->out; c0 += CHUNK) {
+    for (int64_t c0 = c_lo; c0 < c_hi; c0 += CHUNK) {
         if (t->out - c0 < CHUNK) {  // F32 tail chunk: narrower rows
-            xt_lowrank_term tail = *t;
-            tail.bt = (const float *)t->bt + c0 * t->r;
-            tail.out = t->out - c0;
-            add_bt_ref(&tail, u, j0, j1, y + c0);
+            add_bt_ref(t, u, j0, j1, c0, t->out, y);
             return;
         }
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         if (q8) {
             const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j0;
-            // This task's rows of a chunk are a short run, then a gap (the other tasks'
-            // rows): the hardware prefetchers do not follow, so fetch a chunk ahead.
-            const char *pf = (const char *)(b + PF_CHUNKS * t->r);
-            const char *pf_end = (const char *)(b + PF_CHUNKS * t->r + (j1 - j0));
-            for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
+            // When tasks share a chunk's rows, a task's rows are a short run, then a gap:
+            // the hardware prefetchers do not follow, so fetch about PF_BYTES ahead.
+            if (j1 - j0 < t->r) {
+                const int64_t ahead = PF_BYTES / ((j1 - j0) * (int64_t)sizeof *b) + 1;
+                const char *pf = (const char *)(b + ahead * t->r);
+                const char *pf_end = (const char *)(b + ahead * t->r + (j1 - j0));
+                for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
+            }
             for (int64_t j = j0; j < j1; j++, b++) {
                 const __m256 s = _mm256_set1_ps(u[j - j0] * _cvtsh_ss(b->d));
                 a0 = _mm256_fmadd_ps(s, q8_lane(b->qs), a0);
@@ -122,15 +129,16 @@ __attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(const xt_lowran
 }
 #endif
 
-static void add_bt(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1, float *y) {
+static void add_bt(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1,
+                   int64_t c_lo, int64_t c_hi, float *y) {
     if (j1 <= j0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (xt_quant_kernels_get()->level >= XT_SIMD_AVX2) {
-        add_bt_avx2(t, u, j0, j1, y);
+        add_bt_avx2(t, u, j0, j1, c_lo, c_hi, y);
         return;
     }
 #endif
-    add_bt_ref(t, u, j0, j1, y);
+    add_bt_ref(t, u, j0, j1, c_lo, c_hi, y);
 }
 
 // ---- the pool run ----
@@ -149,11 +157,15 @@ static size_t task_bytes(int64_t max_in, int64_t max_r) {
            (((size_t)(TOK_BLOCK * max_r) * sizeof(float) + 63) & ~(size_t)63);
 }
 
+// After the tasks' own areas: the unfused split's partial outputs, or the fused run's u.
+static size_t shared_bytes(int n_tasks, int64_t max_r, int64_t max_out) {
+    const size_t n = (size_t)n_tasks, terms = XT_LOWRANK_MAX_TERMS;
+    const size_t partials = n * n * terms * (size_t)max_out, u = n * terms * (size_t)max_r;
+    return (partials > u ? partials : u) * sizeof(float);
+}
+
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out) {
-    const size_t n = (size_t)n_tasks;
-    // Partials exist only when tokens < tasks: one per task, each (tokens, sum of outs).
-    return (size_t)n_tasks * task_bytes(max_in, max_r) +
-           n * n * (size_t)(XT_LOWRANK_MAX_TERMS * max_out) * sizeof(float);
+    return (size_t)n_tasks * task_bytes(max_in, max_r) + shared_bytes(n_tasks, max_r, max_out);
 }
 
 // u (nc, nr) = rows [j0, j0 + nr) of A against the block's nc activation rows.
@@ -179,19 +191,20 @@ static void a_products(const xt_lowrank_term *t, int64_t n_in, int64_t j0, int64
 
 void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     (void)n_tasks;
-    const xt_lowrank_plan *c = p;
+    xt_lowrank_plan *c = p;
     const xt_lowrank_args *a = c->a;
     const xt_quant_kernels *k = xt_quant_kernels_get();
     uint8_t *xq = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
     const size_t xq_row = xq_row_bytes(a->n_in);
     float *u = (float *)(xq + ((TOK_BLOCK * xq_row_bytes(a->max_in) + 63) & ~(size_t)63));
+    const bool share_rank = c->fused || c->split_rank;
     int64_t t0 = 0, t1 = a->n_tok;
     float *part = NULL;
-    if (!c->split_rank) {
+    if (!share_rank) {
         t0 = a->n_tok * task / c->n_tasks;
         t1 = a->n_tok * (task + 1) / c->n_tasks;
-    } else if (task > 0 || c->all_partial) {
-        part = c->partials + (task - !c->all_partial) * a->n_tok * c->out_sum;
+    } else if (c->split_rank && task > 0) {
+        part = c->partials + (task - 1) * a->n_tok * c->out_sum;
         memset(part, 0, (size_t)(a->n_tok * c->out_sum) * sizeof(float));
     }
     for (int64_t tb = t0; tb < t1; tb += TOK_BLOCK) {
@@ -206,7 +219,7 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
         for (int i = 0; i < a->n_terms; i++) {
             const xt_lowrank_term *term = &a->terms[i];
             int64_t j0 = 0, j1 = term->r;
-            if (c->split_rank) {
+            if (share_rank) {
                 j0 = term->r * task / c->n_tasks;
                 j1 = term->r * (task + 1) / c->n_tasks;
             }
@@ -221,12 +234,37 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
             for (int64_t tk = 0; tk < nc && nr > 0; tk++) {
                 const float *s = term->scale + (tb + tk) * term->scale_stride + j0;
                 float *ut = u + tk * nr;
+                if (c->fused) {  // the product tasks add u B^T
+                    float *dst = c->u + (i * a->n_tok + tb + tk) * a->max_r + j0;
+                    for (int64_t j = 0; j < nr; j++) dst[j] = ut[j] * s[j];
+                    continue;
+                }
                 for (int64_t j = 0; j < nr; j++) ut[j] *= s[j];
                 float *y = part ? part + (tb + tk) * c->out_sum + off
                                 : term->y + (tb + tk) * term->out;
-                add_bt(term, ut, j0, j1, y);
+                add_bt(term, ut, j0, j1, 0, term->out, y);
             }
             off += term->out;
+        }
+    }
+    if (c->fused) atomic_fetch_add_explicit(&c->u_done, 1, memory_order_release);
+}
+
+void xt_lowrank_after_rows(void *p, int product, int64_t r0, int64_t r1) {
+    xt_lowrank_plan *c = p;
+    const xt_lowrank_args *a = c->a;
+    bool ready = false;
+    for (int i = 0; i < a->n_terms; i++) {
+        const xt_lowrank_term *t = &a->terms[i];
+        if (t->product != product) continue;
+        // The u tasks were claimed before this product task: they are running, not waiting.
+        while (!ready && atomic_load_explicit(&c->u_done, memory_order_acquire) < c->n_tasks) {
+            XT_CPU_RELAX();
+        }
+        ready = true;
+        for (int64_t tk = 0; tk < a->n_tok; tk++) {
+            add_bt(t, c->u + (i * a->n_tok + tk) * a->max_r, 0, t->r, r0, r1,
+                   t->y + tk * t->out);
         }
     }
 }
@@ -239,7 +277,8 @@ xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_
     XT_RETURN_IF(fused && a->n_tok >= a->n_tasks, XT_ERR_INVALID_ARG,
                  "lowrank: a fused run needs fewer tokens than tasks");
     *c = (xt_lowrank_plan){.a = a, .task_bytes = task_bytes(a->max_in, a->max_r),
-                           .act = XT_DTYPE_F32};
+                           .act = XT_DTYPE_F32, .fused = fused};
+    atomic_init(&c->u_done, 0);
     int64_t macs = 0;
     for (int i = 0; i < a->n_terms; i++) {
         const xt_lowrank_term *t = &a->terms[i];
@@ -255,10 +294,10 @@ xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_
     XT_RETURN_IF(c->out_sum > XT_LOWRANK_MAX_TERMS * a->max_out, XT_ERR_INVALID_ARG,
                  "lowrank: outputs exceed the reserved scratch");
     c->n_tasks = a->n_tasks > 1 && macs >= LOWRANK_PARALLEL_MACS ? a->n_tasks : 1;
-    // Fused, every task sums into its partial (the products write the outputs meanwhile).
-    c->all_partial = fused;
-    c->split_rank = fused || (c->n_tasks > 1 && a->n_tok < c->n_tasks);
-    c->partials = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
+    c->split_rank = !fused && c->n_tasks > 1 && a->n_tok < c->n_tasks;
+    float *shared = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
+    c->partials = shared;
+    c->u = shared;
     return XT_OK;
 }
 
@@ -266,7 +305,7 @@ void xt_lowrank_finish(const xt_lowrank_plan *c) {
     if (!c->split_rank) return;
     const xt_lowrank_args *a = c->a;
     // Partials in task order: the same sums for the same thread count on every run.
-    for (int64_t p = 0; p < c->n_tasks - !c->all_partial; p++) {
+    for (int64_t p = 0; p < c->n_tasks - 1; p++) {
         const float *part = c->partials + p * a->n_tok * c->out_sum;
         for (int64_t t = 0; t < a->n_tok; t++) {
             int64_t off = 0;

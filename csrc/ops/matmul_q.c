@@ -229,7 +229,14 @@ static void multi_task(int64_t task, int64_t n_tasks, void *p) {
     task -= m->n_extra;
     int s = 0;
     while (task >= m->first[s + 1]) s++;
-    matmul_task(task - m->first[s], n_tasks, (void *)&m->seg[s]);
+    const task_ctx *t = &m->seg[s];
+    matmul_task(task - m->first[s], n_tasks, (void *)t);
+    if (m->extra && m->extra->after_rows) {
+        const int64_t r0 = (task - m->first[s]) * t->rows_per_task;
+        const int64_t r1 = r0 + t->rows_per_task < t->a->n_out ? r0 + t->rows_per_task
+                                                                 : t->a->n_out;
+        m->extra->after_rows(m->extra->ctx, s, r0, r1);
+    }
 }
 
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n) {
@@ -247,9 +254,13 @@ xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, i
         shared = shared && args[i].x == args[0].x && args[i].n_in == args[0].n_in &&
                  args[i].n_tok == args[0].n_tok && act_type(&args[i]) == act_type(&args[0]);
     }
-    if (!shared) {
-        for (int i = 0; i < n; i++) XT_TRY(xt_matmul_q_multi(ctx, &args[i], 1));
-        return extra ? run(ctx, extra->fn, extra->ctx, extra->n_tasks) : XT_OK;
+    if (!shared) {  // one product after another, the extra tasks first (as in one run)
+        if (extra) XT_TRY(run(ctx, extra->fn, extra->ctx, extra->n_tasks));
+        for (int i = 0; i < n; i++) {
+            XT_TRY(xt_matmul_q_multi(ctx, &args[i], 1));
+            if (extra && extra->after_rows) extra->after_rows(extra->ctx, i, 0, args[i].n_out);
+        }
+        return XT_OK;
     }
     if (args[0].n_tok == 0) return XT_OK;
     const void *act = NULL;
@@ -275,7 +286,9 @@ xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, i
         }
         t->rows_per_task = (a->n_out + want - 1) / want;
         if (t->rows_per_task < MIN_ROWS_PER_TASK) t->rows_per_task = MIN_ROWS_PER_TASK;
-        t->rows_per_task = (t->rows_per_task + 7) & ~(int64_t)7;  // whole gemm tiles
+        // Whole gemm tiles, and the caller's alignment for after_rows.
+        const int64_t align = extra && extra->row_align > 8 ? extra->row_align : 8;
+        t->rows_per_task = (t->rows_per_task + align - 1) / align * align;
         m.first[i + 1] = m.first[i] + (a->n_out + t->rows_per_task - 1) / t->rows_per_task;
     }
     if (n == 1 && !extra) return run(ctx, matmul_task, &m.seg[0], m.first[1]);

@@ -8,6 +8,8 @@
 #ifndef XT_OPS_OPS_H
 #define XT_OPS_OPS_H
 
+#include <stdatomic.h>
+
 #include "xtral.h"
 
 typedef struct xt_matmul_ctx xt_matmul_ctx;
@@ -38,10 +40,15 @@ enum { XT_MATMUL_MAX_MULTI = 4 };
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n);
 // Tasks of the caller's that run in the same pool run as the products (before theirs in task
 // order), e.g. LoRA terms that read the same activations; they must not touch the outputs.
+// `after_rows` (NULL: none) then runs in each product task once it has written output rows
+// [r0, r1) of product `product` (for every token): the one place that may add to them. Task
+// row ranges start at multiples of `row_align` (0: the products' own alignment).
 typedef struct {
     xt_task_fn fn;
     void *ctx;
     int64_t n_tasks;
+    void (*after_rows)(void *ctx, int product, int64_t r0, int64_t r1);
+    int64_t row_align;
 } xt_task_set;
 // xt_matmul_q_multi plus `extra` (NULL: none) in one dispatch.
 xt_status xt_matmul_q_multi_ex(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n,
@@ -135,6 +142,7 @@ typedef struct {
     const float *scale;     // (n_tok, r) factors of x A^T, rows scale_stride apart (0: one row)
     int64_t scale_stride;
     float *y;               // (n_tok, out): accumulated into
+    int product;            // fused runs: the index of the product that writes y
 } xt_lowrank_term;
 
 typedef struct {
@@ -152,23 +160,32 @@ size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int6
 // thread. Results depend on the task count (the summation order), never on timing.
 xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a);
 
-// The same as a task set for someone else's pool run (xt_matmul_q_multi_ex): make the plan,
-// run tasks [0, plan.n_tasks) of xt_lowrank_task, then finish (adds the partial outputs).
-// `fused`: the run also computes the outputs the terms add to, so tasks write only partials
-// (needs n_tok < n_tasks: decode). Caller-owned, valid while `a` is.
+// The same inside someone else's pool run. Unfused: make the plan, run tasks
+// [0, plan.n_tasks) of xt_lowrank_task, then xt_lowrank_finish (adds the partial outputs).
+// Fused (xt_matmul_q_multi_ex with the products that write the terms' y; needs
+// n_tok < n_tasks: decode): xt_lowrank_task computes x A^T, scaled, for a share of the rank
+// rows, ahead of the products' tasks in the run; xt_lowrank_after_rows then adds u B^T to
+// the rows a product task has just written, all rank rows in order, so the sums are those of
+// one thread whatever the task count. Caller-owned, valid while `a` is.
 typedef struct {
     const xt_lowrank_args *a;
     int64_t n_tasks;
-    bool split_rank;      // tasks share the rank rows (fewer tokens than tasks), else tokens
-    bool all_partial;     // every task (else all but the first) sums into its own partial
+    bool fused;
+    bool split_rank;      // unfused: tasks share the rank rows (fewer tokens than tasks)
     size_t task_bytes;
-    float *partials;      // split_rank: (n_tasks, n_tok, out_sum) in the scratch
+    float *partials;      // split_rank: (n_tasks - 1, n_tok, out_sum) in the scratch
+    float *u;             // fused: (n_terms, n_tok, max_r) scaled x A^T, in the scratch
+    atomic_int_fast64_t u_done;  // fused: tasks that have written their share of u
     int64_t out_sum;
     xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized per token)
 } xt_lowrank_plan;
 xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *plan);
 void xt_lowrank_task(int64_t task, int64_t n_tasks, void *plan);
 void xt_lowrank_finish(const xt_lowrank_plan *plan);
+// xt_task_set.after_rows of a fused run (row_align XT_LOWRANK_CHUNK): waits for every
+// xt_lowrank_task (claimed before any product task, so running), then adds the terms of
+// `product` to its output rows [r0, r1).
+void xt_lowrank_after_rows(void *plan, int product, int64_t r0, int64_t r1);
 
 // ---- end of model ops ----
 
