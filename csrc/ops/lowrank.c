@@ -76,8 +76,6 @@ static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-enum { PF_BYTES = 1024 };
-
 // Eight int8 weights as floats.
 __attribute__((target("avx2"))) static inline __m256 q8_lane(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
@@ -95,14 +93,6 @@ __attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         if (q8) {
             const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j0;
-            // When tasks share a chunk's rows, a task's rows are a short run, then a gap:
-            // the hardware prefetchers do not follow, so fetch about PF_BYTES ahead.
-            if (j1 - j0 < t->r) {
-                const int64_t ahead = PF_BYTES / ((j1 - j0) * (int64_t)sizeof *b) + 1;
-                const char *pf = (const char *)(b + ahead * t->r);
-                const char *pf_end = (const char *)(b + ahead * t->r + (j1 - j0));
-                for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T0);
-            }
             for (int64_t j = j0; j < j1; j++, b++) {
                 const __m256 s = _mm256_set1_ps(u[j - j0] * _cvtsh_ss(b->d));
                 a0 = _mm256_fmadd_ps(s, q8_lane(b->qs), a0);
@@ -157,15 +147,11 @@ static size_t task_bytes(int64_t max_in, int64_t max_r) {
            (((size_t)(TOK_BLOCK * max_r) * sizeof(float) + 63) & ~(size_t)63);
 }
 
-// After the tasks' own areas: the unfused split's partial outputs, or the fused run's u.
-static size_t shared_bytes(int n_tasks, int64_t max_r, int64_t max_out) {
-    const size_t n = (size_t)n_tasks, terms = XT_LOWRANK_MAX_TERMS;
-    const size_t partials = n * n * terms * (size_t)max_out, u = n * terms * (size_t)max_r;
-    return (partials > u ? partials : u) * sizeof(float);
-}
-
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out) {
-    return (size_t)n_tasks * task_bytes(max_in, max_r) + shared_bytes(n_tasks, max_r, max_out);
+    (void)max_out;
+    // After the tasks' own areas, a fused run's u: (terms, tokens < n_tasks, rank rows).
+    return (size_t)n_tasks * task_bytes(max_in, max_r) +
+           (size_t)n_tasks * XT_LOWRANK_MAX_TERMS * (size_t)max_r * sizeof(float);
 }
 
 // u (nc, nr) = rows [j0, j0 + nr) of A against the block's nc activation rows.
@@ -197,15 +183,10 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
     uint8_t *xq = (uint8_t *)a->scratch + (size_t)task * c->task_bytes;
     const size_t xq_row = xq_row_bytes(a->n_in);
     float *u = (float *)(xq + ((TOK_BLOCK * xq_row_bytes(a->max_in) + 63) & ~(size_t)63));
-    const bool share_rank = c->fused || c->split_rank;
     int64_t t0 = 0, t1 = a->n_tok;
-    float *part = NULL;
-    if (!share_rank) {
+    if (!c->fused) {
         t0 = a->n_tok * task / c->n_tasks;
         t1 = a->n_tok * (task + 1) / c->n_tasks;
-    } else if (c->split_rank && task > 0) {
-        part = c->partials + (task - 1) * a->n_tok * c->out_sum;
-        memset(part, 0, (size_t)(a->n_tok * c->out_sum) * sizeof(float));
     }
     for (int64_t tb = t0; tb < t1; tb += TOK_BLOCK) {
         const int64_t nc = t1 - tb < TOK_BLOCK ? t1 - tb : TOK_BLOCK;
@@ -215,11 +196,10 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
                 k->quantize_act[XT_DTYPE_Q8_0](x + i * a->n_in, xq + (size_t)i * xq_row, a->n_in);
             }
         }
-        int64_t off = 0;  // this term's columns in the partial rows
         for (int i = 0; i < a->n_terms; i++) {
             const xt_lowrank_term *term = &a->terms[i];
             int64_t j0 = 0, j1 = term->r;
-            if (share_rank) {
+            if (c->fused) {
                 j0 = term->r * task / c->n_tasks;
                 j1 = term->r * (task + 1) / c->n_tasks;
             }
@@ -240,11 +220,8 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
                     continue;
                 }
                 for (int64_t j = 0; j < nr; j++) ut[j] *= s[j];
-                float *y = part ? part + (tb + tk) * c->out_sum + off
-                                : term->y + (tb + tk) * term->out;
-                add_bt(term, ut, j0, j1, 0, term->out, y);
+                add_bt(term, ut, j0, j1, 0, term->out, term->y + (tb + tk) * term->out);
             }
-            off += term->out;
         }
     }
     if (c->fused) atomic_fetch_add_explicit(&c->u_done, 1, memory_order_release);
@@ -287,51 +264,25 @@ xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_
                      t->r > a->max_r || (t->bt_type == XT_DTYPE_Q8_0 && t->out % CHUNK) ||
                      (t->a_type == XT_DTYPE_Q8_0 && a->n_in % CHUNK),
                      XT_ERR_INVALID_ARG, "lowrank: term %d has an unsupported layout", i);
+        XT_RETURN_IF(t->out > a->max_out, XT_ERR_INVALID_ARG,
+                     "lowrank: term %d's outputs exceed the reserved scratch", i);
         if (t->a_type == XT_DTYPE_Q8_0) c->act = XT_DTYPE_Q8_0;
-        c->out_sum += t->out;
         macs += a->n_tok * t->r * (a->n_in + t->out);
     }
-    XT_RETURN_IF(c->out_sum > XT_LOWRANK_MAX_TERMS * a->max_out, XT_ERR_INVALID_ARG,
-                 "lowrank: outputs exceed the reserved scratch");
     c->n_tasks = a->n_tasks > 1 && macs >= LOWRANK_PARALLEL_MACS ? a->n_tasks : 1;
-    c->split_rank = !fused && c->n_tasks > 1 && a->n_tok < c->n_tasks;
-    float *shared = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
-    c->partials = shared;
-    c->u = shared;
+    if (!fused && c->n_tasks > a->n_tok) c->n_tasks = a->n_tok;  // unfused: whole tokens
+    c->u = (float *)((uint8_t *)a->scratch + (size_t)a->n_tasks * c->task_bytes);
     return XT_OK;
-}
-
-void xt_lowrank_finish(const xt_lowrank_plan *c) {
-    if (!c->split_rank) return;
-    const xt_lowrank_args *a = c->a;
-    // Partials in task order: the same sums for the same thread count on every run.
-    for (int64_t p = 0; p < c->n_tasks - 1; p++) {
-        const float *part = c->partials + p * a->n_tok * c->out_sum;
-        for (int64_t t = 0; t < a->n_tok; t++) {
-            int64_t off = 0;
-            for (int i = 0; i < a->n_terms; i++) {
-                float *y = a->terms[i].y + t * a->terms[i].out;
-                const float *src = part + t * c->out_sum + off;
-                for (int64_t o = 0; o < a->terms[i].out; o++) y[o] += src[o];
-                off += a->terms[i].out;
-            }
-        }
-    }
 }
 
 xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a) {
     if (a->n_tok == 0) return XT_OK;
     xt_lowrank_plan c;
     XT_TRY(xt_lowrank_plan_make(a, false, &c));
-    if (pool == NULL) {
-        c.n_tasks = 1;
-        c.split_rank = false;
-    }
+    if (pool == NULL) c.n_tasks = 1;
     if (c.n_tasks == 1) {
         xt_lowrank_task(0, 1, &c);
         return XT_OK;
     }
-    XT_TRY(xt_threadpool_run(pool, xt_lowrank_task, &c, c.n_tasks));
-    xt_lowrank_finish(&c);
-    return XT_OK;
+    return xt_threadpool_run(pool, xt_lowrank_task, &c, c.n_tasks);
 }

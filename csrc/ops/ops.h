@@ -156,32 +156,27 @@ typedef struct {
 } xt_lowrank_args;
 
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out);
-// Adds every term on `pool` (NULL: the calling thread); small calls run on the calling
-// thread. Results depend on the task count (the summation order), never on timing.
+// Adds every term on `pool` (NULL: the calling thread), tasks taking whole tokens; small
+// calls run on the calling thread.
 xt_status xt_lowrank(xt_threadpool *pool, const xt_lowrank_args *a);
 
-// The same inside someone else's pool run. Unfused: make the plan, run tasks
-// [0, plan.n_tasks) of xt_lowrank_task, then xt_lowrank_finish (adds the partial outputs).
-// Fused (xt_matmul_q_multi_ex with the products that write the terms' y; needs
-// n_tok < n_tasks: decode): xt_lowrank_task computes x A^T, scaled, for a share of the rank
-// rows, ahead of the products' tasks in the run; xt_lowrank_after_rows then adds u B^T to
-// the rows a product task has just written, all rank rows in order, so the sums are those of
-// one thread whatever the task count. Caller-owned, valid while `a` is.
+// The same inside someone else's pool run, fused with the products that write the terms'
+// y (xt_matmul_q_multi_ex; needs n_tok < n_tasks: decode): tasks [0, plan.n_tasks) of
+// xt_lowrank_task compute x A^T, scaled, each for a share of the rank rows, ahead of the
+// products' tasks; xt_lowrank_after_rows then adds u B^T to the rows a product task has just
+// written, all rank rows in order, so the sums are those of one thread whatever the task
+// count. Unfused plans (xt_lowrank) give tasks whole tokens. Caller-owned, valid while `a` is.
 typedef struct {
     const xt_lowrank_args *a;
     int64_t n_tasks;
     bool fused;
-    bool split_rank;      // unfused: tasks share the rank rows (fewer tokens than tasks)
     size_t task_bytes;
-    float *partials;      // split_rank: (n_tasks - 1, n_tok, out_sum) in the scratch
     float *u;             // fused: (n_terms, n_tok, max_r) scaled x A^T, in the scratch
     atomic_int_fast64_t u_done;  // fused: tasks that have written their share of u
-    int64_t out_sum;
     xt_dtype act;         // XT_DTYPE_Q8_0 when a term's A is Q8_0 (x quantized per token)
 } xt_lowrank_plan;
 xt_status xt_lowrank_plan_make(const xt_lowrank_args *a, bool fused, xt_lowrank_plan *plan);
 void xt_lowrank_task(int64_t task, int64_t n_tasks, void *plan);
-void xt_lowrank_finish(const xt_lowrank_plan *plan);
 // xt_task_set.after_rows of a fused run (row_align XT_LOWRANK_CHUNK): waits for every
 // xt_lowrank_task (claimed before any product task, so running), then adds the terms of
 // `product` to its output rows [r0, r1).
