@@ -65,6 +65,7 @@ C_SOURCES = [
     "csrc/ops/attention.c",
     "csrc/ops/attention_decode.c",
     "csrc/ops/lowrank.c",
+    "csrc/ops/lowrank_bt.c",
     "csrc/backend/backend_cpu.c",
     "csrc/model/arch_registry.c",
     "csrc/model/arch_llama.c",

@@ -320,7 +320,7 @@ static xt_status cpu_matmul_lowrank(xt_backend *be, int n, const xt_tensor *cons
                                     .n_in = w[i]->ne[0], .x = x, .n_tok = n_tok, .y = y[i]};
         }
         xt_task_set extra = {xt_lowrank_task, &plan, plan.n_tasks, xt_lowrank_after_rows,
-                             XT_LOWRANK_CHUNK};
+                             xt_lowrank_before_rows, XT_LOWRANK_CHUNK};
         return xt_matmul_q_multi_ex(c->mm, a, n, &extra);
     }
     XT_TRY(n == 1 ? cpu_matmul(be, w[0], x, n_tok, y[0]) : cpu_matmul_n(be, n, w, x, n_tok, y));

@@ -7,10 +7,7 @@
 // rows. It reads only its own columns of B^T, contiguous in the packing below, so B^T streams
 // like the weights and no partial outputs are needed. With more tokens (prefill), tasks take
 // whole tokens after the products.
-//
-// B^T is packed in column chunks of 32 ([chunk][rank row][32 columns], the last chunk narrower
-// when out % 32 != 0): the chunk's 32 outputs stay in registers while the rank rows stream
-// past. F32, or Q8_0 (one block per chunk row).
+// The B side (packing, u B^T) is in lowrank_bt.c.
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,109 +24,6 @@ enum { CHUNK = XT_LOWRANK_CHUNK };
 
 // Below this many multiply-adds per call, a pool run costs more than it saves.
 #define LOWRANK_PARALLEL_MACS 16384
-
-// ---- packing (at attach) ----
-
-size_t xt_lowrank_bt_bytes(xt_dtype type, int64_t r, int64_t out) {
-    if (type == XT_DTYPE_Q8_0) return (size_t)(r * (out / CHUNK)) * sizeof(block_q8_0);
-    return (size_t)(r * out) * sizeof(float);
-}
-
-void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, void *dst) {
-    const xt_quant_traits *q8 = xt_quant_traits_get(XT_DTYPE_Q8_0);
-    for (int64_t c0 = 0; c0 < out; c0 += CHUNK) {
-        const int64_t w = out - c0 < CHUNK ? out - c0 : CHUNK;
-        for (int64_t j = 0; j < r; j++) {
-            const float *src = bt + j * out + c0;
-            if (type == XT_DTYPE_Q8_0) {
-                q8->from_float(src, (block_q8_0 *)dst + (c0 / CHUNK) * r + j, CHUNK, NULL);
-            } else {
-                memcpy((float *)dst + c0 * r + j * w, src, (size_t)w * sizeof(float));
-            }
-        }
-    }
-}
-
-// ---- y += u B^T over rank rows [j0, j1) and columns [c_lo, c_hi) ----
-// (u holds those rows' values; c_lo is a multiple of CHUNK, c_hi one or out; y: the token's
-// whole output row.)
-
-static void add_bt_ref(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1,
-                       int64_t c_lo, int64_t c_hi, float *y) {
-    for (int64_t c0 = c_lo; c0 < c_hi; c0 += CHUNK) {
-        const int64_t w = t->out - c0 < CHUNK ? t->out - c0 : CHUNK;
-        float acc[CHUNK] = {0};
-        for (int64_t j = j0; j < j1; j++) {
-            if (t->bt_type == XT_DTYPE_Q8_0) {
-                const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j;
-                const float s = u[j - j0] * xt_fp16_to_fp32(b->d);
-                for (int64_t i = 0; i < CHUNK; i++) acc[i] += s * (float)b->qs[i];
-            } else {
-                const float *b = (const float *)t->bt + c0 * t->r + j * w;
-                for (int64_t i = 0; i < w; i++) acc[i] += u[j - j0] * b[i];
-            }
-        }
-        for (int64_t i = 0; i < w; i++) y[c0 + i] += acc[i];
-    }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-// Eight int8 weights as floats.
-__attribute__((target("avx2"))) static inline __m256 q8_lane(const int8_t *q) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void add_bt_avx2(
-    const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1, int64_t c_lo,
-    int64_t c_hi, float *y) {
-    const bool q8 = t->bt_type == XT_DTYPE_Q8_0;
-    for (int64_t c0 = c_lo; c0 < c_hi; c0 += CHUNK) {
-        if (t->out - c0 < CHUNK) {  // F32 tail chunk: narrower rows
-            add_bt_ref(t, u, j0, j1, c0, t->out, y);
-            return;
-        }
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        if (q8) {
-            const block_q8_0 *b = (const block_q8_0 *)t->bt + (c0 / CHUNK) * t->r + j0;
-            for (int64_t j = j0; j < j1; j++, b++) {
-                const __m256 s = _mm256_set1_ps(u[j - j0] * _cvtsh_ss(b->d));
-                a0 = _mm256_fmadd_ps(s, q8_lane(b->qs), a0);
-                a1 = _mm256_fmadd_ps(s, q8_lane(b->qs + 8), a1);
-                a2 = _mm256_fmadd_ps(s, q8_lane(b->qs + 16), a2);
-                a3 = _mm256_fmadd_ps(s, q8_lane(b->qs + 24), a3);
-            }
-        } else {
-            const float *b = (const float *)t->bt + c0 * t->r + j0 * CHUNK;
-            for (int64_t j = j0; j < j1; j++, b += CHUNK) {
-                const __m256 s = _mm256_set1_ps(u[j - j0]);
-                a0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b), a0);
-                a1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 8), a1);
-                a2 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 16), a2);
-                a3 = _mm256_fmadd_ps(s, _mm256_loadu_ps(b + 24), a3);
-            }
-        }
-        float *yc = y + c0;
-        _mm256_storeu_ps(yc, _mm256_add_ps(_mm256_loadu_ps(yc), a0));
-        _mm256_storeu_ps(yc + 8, _mm256_add_ps(_mm256_loadu_ps(yc + 8), a1));
-        _mm256_storeu_ps(yc + 16, _mm256_add_ps(_mm256_loadu_ps(yc + 16), a2));
-        _mm256_storeu_ps(yc + 24, _mm256_add_ps(_mm256_loadu_ps(yc + 24), a3));
-    }
-}
-#endif
-
-static void add_bt(const xt_lowrank_term *t, const float *u, int64_t j0, int64_t j1,
-                   int64_t c_lo, int64_t c_hi, float *y) {
-    if (j1 <= j0) return;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (xt_quant_kernels_get()->level >= XT_SIMD_AVX2) {
-        add_bt_avx2(t, u, j0, j1, c_lo, c_hi, y);
-        return;
-    }
-#endif
-    add_bt_ref(t, u, j0, j1, c_lo, c_hi, y);
-}
 
 // ---- the pool run ----
 
@@ -220,11 +114,19 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *p) {
                     continue;
                 }
                 for (int64_t j = 0; j < nr; j++) ut[j] *= s[j];
-                add_bt(term, ut, j0, j1, 0, term->out, term->y + (tb + tk) * term->out);
+                xt_lowrank_add_bt(term, ut, 0, term->out, term->y + (tb + tk) * term->out);
             }
         }
     }
     if (c->fused) atomic_fetch_add_explicit(&c->u_done, 1, memory_order_release);
+}
+
+void xt_lowrank_before_rows(void *p, int product, int64_t r0, int64_t r1) {
+    const xt_lowrank_plan *c = p;
+    for (int i = 0; i < c->a->n_terms; i++) {
+        const xt_lowrank_term *t = &c->a->terms[i];
+        if (t->product == product) xt_lowrank_prefetch_bt(t, r0, r1);
+    }
 }
 
 void xt_lowrank_after_rows(void *p, int product, int64_t r0, int64_t r1) {
@@ -240,8 +142,8 @@ void xt_lowrank_after_rows(void *p, int product, int64_t r0, int64_t r1) {
         }
         ready = true;
         for (int64_t tk = 0; tk < a->n_tok; tk++) {
-            add_bt(t, c->u + (i * a->n_tok + tk) * a->max_r, 0, t->r, r0, r1,
-                   t->y + tk * t->out);
+            xt_lowrank_add_bt(t, c->u + (i * a->n_tok + tk) * a->max_r, r0, r1,
+                              t->y + tk * t->out);
         }
     }
 }

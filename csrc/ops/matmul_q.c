@@ -230,13 +230,11 @@ static void multi_task(int64_t task, int64_t n_tasks, void *p) {
     int s = 0;
     while (task >= m->first[s + 1]) s++;
     const task_ctx *t = &m->seg[s];
+    const int64_t r0 = (task - m->first[s]) * t->rows_per_task;
+    const int64_t r1 = r0 + t->rows_per_task < t->a->n_out ? r0 + t->rows_per_task : t->a->n_out;
+    if (m->extra && m->extra->before_rows) m->extra->before_rows(m->extra->ctx, s, r0, r1);
     matmul_task(task - m->first[s], n_tasks, (void *)t);
-    if (m->extra && m->extra->after_rows) {
-        const int64_t r0 = (task - m->first[s]) * t->rows_per_task;
-        const int64_t r1 = r0 + t->rows_per_task < t->a->n_out ? r0 + t->rows_per_task
-                                                                 : t->a->n_out;
-        m->extra->after_rows(m->extra->ctx, s, r0, r1);
-    }
+    if (m->extra && m->extra->after_rows) m->extra->after_rows(m->extra->ctx, s, r0, r1);
 }
 
 xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int n) {

@@ -41,13 +41,15 @@ xt_status xt_matmul_q_multi(xt_matmul_ctx *ctx, const xt_matmul_args *args, int 
 // Tasks of the caller's that run in the same pool run as the products (before theirs in task
 // order), e.g. LoRA terms that read the same activations; they must not touch the outputs.
 // `after_rows` (NULL: none) then runs in each product task once it has written output rows
-// [r0, r1) of product `product` (for every token): the one place that may add to them. Task
-// row ranges start at multiples of `row_align` (0: the products' own alignment).
+// [r0, r1) of product `product` (for every token): the one place that may add to them;
+// `before_rows` runs as the task starts (to prefetch what after_rows will read). Task row
+// ranges start at multiples of `row_align` (0: the products' own alignment).
 typedef struct {
     xt_task_fn fn;
     void *ctx;
     int64_t n_tasks;
     void (*after_rows)(void *ctx, int product, int64_t r0, int64_t r1);
+    void (*before_rows)(void *ctx, int product, int64_t r0, int64_t r1);  // NULL: none
     int64_t row_align;
 } xt_task_set;
 // xt_matmul_q_multi plus `extra` (NULL: none) in one dispatch.
@@ -125,9 +127,8 @@ bool xt_attention_decode_f16(xt_threadpool *pool, const xt_attn_args *a, xt_stat
 
 enum { XT_LOWRANK_CHUNK = 32, XT_LOWRANK_MAX_TERMS = 4 };
 
-// B^T (r, out) row-major packed for xt_lowrank: column chunks of 32, each holding its r rows
-// ([chunk][row][32], the last chunk narrower when out % 32 != 0). `type` F32, or Q8_0 (needs
-// out % 32 == 0: one block per chunk row).
+// B^T (r, out) row-major packed for xt_lowrank (lowrank_bt.c): column chunks of 32, each
+// holding its r rows. `type` F32, or Q8_0 (needs out % 32 == 0: one block per chunk row).
 size_t xt_lowrank_bt_bytes(xt_dtype type, int64_t r, int64_t out);
 void xt_lowrank_pack_bt(xt_dtype type, const float *bt, int64_t r, int64_t out, void *dst);
 
@@ -155,6 +156,14 @@ typedef struct {
     int64_t max_in, max_r, max_out;  // what the scratch was sized for
 } xt_lowrank_args;
 
+// y[c] += sum_j u[j] B^T[j][c] for c in [c_lo, c_hi) (c_lo a multiple of XT_LOWRANK_CHUNK,
+// c_hi one or t->out), from t's packed B^T; u holds all t->r values, y the whole output row.
+void xt_lowrank_add_bt(const xt_lowrank_term *t, const float *u, int64_t c_lo, int64_t c_hi,
+                       float *y);
+
+// Prefetches the packed B^T of columns [c_lo, c_hi).
+void xt_lowrank_prefetch_bt(const xt_lowrank_term *t, int64_t c_lo, int64_t c_hi);
+
 size_t xt_lowrank_scratch_bytes(int n_tasks, int64_t max_in, int64_t max_r, int64_t max_out);
 // Adds every term on `pool` (NULL: the calling thread), tasks taking whole tokens; small
 // calls run on the calling thread.
@@ -181,6 +190,9 @@ void xt_lowrank_task(int64_t task, int64_t n_tasks, void *plan);
 // xt_lowrank_task (claimed before any product task, so running), then adds the terms of
 // `product` to its output rows [r0, r1).
 void xt_lowrank_after_rows(void *plan, int product, int64_t r0, int64_t r1);
+// xt_task_set.before_rows of the same run: prefetches the B^T columns of those rows, which
+// then arrive while the product task streams its weights.
+void xt_lowrank_before_rows(void *plan, int product, int64_t r0, int64_t r1);
 
 // ---- end of model ops ----
 

@@ -4,6 +4,7 @@
 // with it released.
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "python/module_state.h"
@@ -342,6 +343,41 @@ static PyObject *py_quantize_act(PyObject *module, PyObject *args) {
     return out;
 }
 
+// y = u B^T through the low-rank terms' packed B^T (the dispatched kernel).
+static PyObject *py_lowrank_bt(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *u, *bt;  // borrowed
+    int type_id;
+    if (!PyArg_ParseTuple(args, "OOi:lowrank_bt", &u, &bt, &type_id)) return NULL;
+    if (check_f32(u, 2, "u") < 0 || check_f32(bt, 2, "bt") < 0) return NULL;
+    const int64_t n_tok = PyArray_DIM((PyArrayObject *)u, 0);
+    const int64_t r = PyArray_DIM((PyArrayObject *)u, 1);
+    const int64_t out = PyArray_DIM((PyArrayObject *)bt, 1);
+    if (PyArray_DIM((PyArrayObject *)bt, 0) != r || r < 1 || out < 1) {
+        PyErr_Format(PyExc_ValueError, "u (%lld, %lld) and bt (%lld, %lld) do not fit",
+                     (long long)n_tok, (long long)r,
+                     (long long)PyArray_DIM((PyArrayObject *)bt, 0), (long long)out);
+        return NULL;
+    }
+    if (type_id != XT_DTYPE_F32 && !(type_id == XT_DTYPE_Q8_0 && out % XT_LOWRANK_CHUNK == 0)) {
+        PyErr_SetString(PyExc_ValueError, "type must be F32, or Q8_0 with out % 32 == 0");
+        return NULL;
+    }
+    void *packed = PyMem_Malloc(xt_lowrank_bt_bytes((xt_dtype)type_id, r, out));
+    if (packed == NULL) return PyErr_NoMemory();
+    PyObject *y = new_array(2, (npy_intp)n_tok, (npy_intp)out, NPY_FLOAT32);  // new
+    if (y != NULL) {
+        xt_lowrank_pack_bt((xt_dtype)type_id, PyArray_DATA((PyArrayObject *)bt), r, out, packed);
+        xt_lowrank_term t = {.bt = packed, .bt_type = (xt_dtype)type_id, .r = r, .out = out};
+        float *yd = PyArray_DATA((PyArrayObject *)y);
+        const float *ud = PyArray_DATA((PyArrayObject *)u);
+        memset(yd, 0, (size_t)(n_tok * out) * sizeof(float));
+        for (int64_t k = 0; k < n_tok; k++) xt_lowrank_add_bt(&t, ud + k * r, 0, out, yd + k * out);
+    }
+    PyMem_Free(packed);
+    return y;
+}
+
 // ---- SIMD levels and traits ----
 
 static PyObject *py_simd_levels(PyObject *module, PyObject *unused) {
@@ -496,6 +532,8 @@ PyMethodDef xt_quant_methods[] = {
      "vec_dot_rows(w_row, type_id, act_row, n) -> float (dispatched kernel)"},
     {"quantize_act", py_quantize_act, METH_VARARGS,
      "quantize_act(x, act_type_id) -> uint8 row (dispatched activation quantizer)"},
+    {"lowrank_bt", py_lowrank_bt, METH_VARARGS,
+     "lowrank_bt(u, bt, type_id) -> u @ bt through the packed low-rank B^T (F32 or Q8_0)"},
     {"simd_levels", py_simd_levels, METH_NOARGS, "SIMD levels this CPU supports."},
     {"simd_level", py_simd_level, METH_NOARGS, "The SIMD level in use."},
     {"set_simd", py_set_simd, METH_O, "Pin the SIMD level ('scalar', 'avx2', 'avx512')."},
