@@ -13,7 +13,7 @@ one process (interleaved, best round kept), each as decode tokens/s after a 32-t
 
 Targets (ratios to base): lora >= 0.85, xlora >= 0.45, xlora-ng >= 0.8.
 
-    python bench/bench_adapters.py [--threads 2] [--rounds 3] [--decode 64]
+    python bench/bench_adapters.py [--threads 2] [--rounds 5] [--decode 64]
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def llama_cpp_tps(path: str, lora: str | None, prompt: np.ndarray, steps: np.nda
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--no-llama-cpp", action="store_true")
     args = ap.parse_args()
