@@ -151,3 +151,38 @@ def test_generate_with_xlora_matches_peft_and_records_scalings() -> None:
         np.testing.assert_allclose(scal, z["xlora_d1_pass_scalings"][:-1], rtol=0, atol=1e-5)
         with pytest.raises(ValueError, match="record_scalings=True needs an active X-LoRA"):
             m.generate_tokens([1, 2, 3], max_tokens=2, adapters=[], record_scalings=True)
+
+
+def test_streaming_generation_takes_per_call_adapters() -> None:
+    """generate(stream=True, adapters=...) switches the set in when iteration starts and
+    restores it when the stream ends or is closed; its tokens and recorded scalings equal the
+    non-streaming call's. Bad arguments raise at the call, before any iteration."""
+    prompt = [1, 2, 3, 4, 5, 6, 7, 8]
+    with load("llama", "model.gguf") as m:
+        m.add_adapter(xtral.Adapter.load_xlora(AD / "llama" / "xlora_d1_pass"), name="x")
+        m.add_adapter(xtral.Adapter.load(AD / "llama" / "lora_a"), name="l")
+        m.set_adapters("l")
+        want = m.generate_tokens(prompt, max_tokens=8, temperature=0.0, adapters="x",
+                                 record_scalings=True)
+        m.set_adapters("x")
+        want_scal = m.xlora_scalings()
+        m.set_adapters("l")
+        s = m.generate(prompt, max_tokens=8, temperature=0.0, adapters="x", stream=True,
+                       record_scalings=True)
+        assert m.active_adapters() == {"l": 1.0}   # nothing switched before iterating
+        next(s)
+        assert m.active_adapters() == {"x": 1.0}
+        s.text()
+        assert s.tokens == want and m.active_adapters() == {"l": 1.0}
+        m.set_adapters("x")
+        np.testing.assert_array_equal(m.xlora_scalings(), want_scal)
+        m.set_adapters("l")
+        early = m.generate(prompt, max_tokens=8, adapters={"x": 1.0}, stream=True)
+        next(early)
+        early.close()
+        assert early.finish_reason == "cancelled" and m.active_adapters() == {"l": 1.0}
+        with pytest.raises(KeyError, match="no adapter named 'nope'"):
+            m.generate(prompt, adapters=["x", "nope"], stream=True)
+        with pytest.raises(ValueError, match="needs an active X-LoRA"):
+            m.generate(prompt, adapters="l", stream=True, record_scalings=True)
+        assert m.active_adapters() == {"l": 1.0}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import codecs
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, ContextManager, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -165,7 +165,8 @@ class TextStream(Iterator[str]):
 
     def __init__(self, model: "Model", prompt: list[int], params: SamplingParams,
                  max_tokens: int | None, stop: tuple[str, ...],
-                 stop_tokens: Iterable[int] | None = None) -> None:
+                 stop_tokens: Iterable[int] | None = None,
+                 scope: ContextManager[None] | None = None) -> None:
         self.prompt_tokens = prompt
         self.tokens: list[int] = []
         self.finish_reason: str | None = None
@@ -178,6 +179,7 @@ class TextStream(Iterator[str]):
         self._stop = stop
         self._stop_tokens = frozenset(model.eog_ids if stop_tokens is None else stop_tokens)
         self._sampler = Sampler(model.n_vocab, params)  # checks every value now, not lazily
+        self._scope = scope  # entered when iteration starts, left when the stream ends
         self._gen = self._run()
 
     def __next__(self) -> str:
@@ -201,6 +203,13 @@ class TextStream(Iterator[str]):
         return n / self.decode_seconds if self.decode_seconds > 0 else 0.0
 
     def _run(self) -> Iterator[str]:
+        if self._scope is None:
+            yield from self._pieces()
+            return
+        with self._scope:  # a close() or garbage collection exits it at the pending yield
+            yield from self._pieces()
+
+    def _pieces(self) -> Iterator[str]:
         model = self._model
         text = _Text(self._stop)
         special: dict[int, bool] = {}

@@ -65,6 +65,28 @@ class _ActiveSet:
         self.model._handle.set_adapters(list(self.saved), list(self.saved.values()))
 
 
+class _GenerationScope:
+    """Context manager around one generation: its adapter set (``adapters``, None: keep the
+    active one), restored on exit; with ``record_scalings`` the generation's positions are
+    kept for ``xlora_scalings`` (X-LoRA reuses no cached prefix, so they start at 0), also
+    when it ends early."""
+
+    def __init__(self, model: "Model", adapters: AdapterSpec, record_scalings: bool) -> None:
+        self.model, self.record = model, record_scalings
+        self.active = None if adapters is None else _ActiveSet(model, adapters)
+
+    def __enter__(self) -> None:
+        if self.active is not None:
+            self.active.__enter__()
+        self.model._scal_range = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.record:
+            self.model._scal_range = (0, self.model.n_past)
+        if self.active is not None:
+            self.active.__exit__(*exc)
+
+
 class Model:
     """A loaded model: text to tokens, tokens to logits, tokens back to text.
 
@@ -397,8 +419,9 @@ class Model:
             stream: yield text pieces as they come (always whole characters).
             params: a :class:`~xtral.SamplingParams` to start from.
             adapters: the active adapters for this call only (as :meth:`set_adapters`; the
-                previous set is restored afterwards). Not with ``stream=True`` (select them
-                with :meth:`set_adapters` first).
+                previous set is restored afterwards). With ``stream=True`` they are switched
+                in when iteration starts and restored when the stream ends, is closed or is
+                garbage-collected.
             record_scalings: with an X-LoRA adapter active, :meth:`xlora_scalings` then
                 returns the scalings of the whole generation (prompt and generated tokens),
                 ``[tokens, layers, adapters]``, instead of the last step's.
@@ -417,27 +440,36 @@ class Model:
         n_max = check_max_tokens(max_tokens)
         ids = prompt_ids(self, prompt)
         if stream:
+            self._check_generation(adapters, record_scalings)
+            scope = None
             if adapters is not None or record_scalings:
-                raise ValueError("adapters= and record_scalings= need stream=False (with a "
-                                 "stream, select adapters with set_adapters first and read "
-                                 "xlora_scalings(whole_sequence=True) afterwards)")
-            return TextStream(self, ids, p, n_max, stops)
+                scope = _GenerationScope(self, adapters, record_scalings)
+            return TextStream(self, ids, p, n_max, stops, scope=scope)
         return self._run_generation(lambda: TextStream(self, ids, p, n_max, stops).text(),
                                     adapters, record_scalings)
+
+    def _check_generation(self, adapters: AdapterSpec, record_scalings: bool) -> None:
+        """Raises now what the generation's adapter set would raise when it starts: unknown
+        names (KeyError), and record_scalings without an active X-LoRA adapter."""
+        attached = {name: xl for name, _, _, xl in self._handle.adapters()}
+        if adapters is None:
+            active = [name for name, w, _, _ in self._handle.adapters() if w]
+        else:
+            active, weights = _adapter_spec(adapters)
+            for name in active:
+                if name not in attached:
+                    raise KeyError(f"no adapter named {name!r} is attached")
+            if weights is not None:
+                active = [n for n, w in zip(active, weights) if w]
+        if record_scalings and not any(attached[n] for n in active):
+            raise ValueError("record_scalings=True needs an active X-LoRA adapter")
 
     def _run_generation(self, run: Any, adapters: AdapterSpec, record_scalings: bool) -> Any:
         """Runs a generation under a temporary adapter set; keeps the positions it ran when
         record_scalings (X-LoRA: no cached prefix is reused, so they start at 0)."""
-        if adapters is not None:
-            with self._adapters_for_call(adapters):
-                return self._run_generation(run, None, record_scalings)
-        if record_scalings and not any(xl and w for _, w, _, xl in self._handle.adapters()):
-            raise ValueError("record_scalings=True needs an active X-LoRA adapter")
-        self._scal_range = None
-        out = run()
-        if record_scalings:
-            self._scal_range = (0, self.n_past)
-        return out
+        self._check_generation(adapters, record_scalings)
+        with _GenerationScope(self, adapters, record_scalings):
+            return run()
 
     def generate_tokens(self, prompt: Prompt, max_tokens: int | None = 256, *,
                         stop_tokens: Iterable[int] | None = None,
