@@ -8,6 +8,7 @@
 // like the weights and no partial outputs are needed. With more tokens (prefill), tasks take
 // whole tokens after the products.
 // The B side (packing, u B^T) is in lowrank_bt.c.
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@
 #include "quant/quant.h"
 
 enum { CHUNK = XT_LOWRANK_CHUNK };
+
+// Spins of a product task waiting for u before it yields its CPU (a few microseconds).
+enum { WAIT_SPINS = 4096 };
 
 // Below this many multiply-adds per call, a pool run costs more than it saves.
 #define LOWRANK_PARALLEL_MACS 16384
@@ -136,11 +140,13 @@ void xt_lowrank_after_rows(void *p, int product, int64_t r0, int64_t r1) {
     for (int i = 0; i < a->n_terms; i++) {
         const xt_lowrank_term *t = &a->terms[i];
         if (t->product != product) continue;
-        // The u tasks were claimed before this product task: they are running, not waiting.
-        while (!ready && atomic_load_explicit(&c->u_done, memory_order_acquire) < c->n_tasks) {
-            XT_CPU_RELAX();
+        // The u tasks were claimed before this product task: they are running, not waiting
+        // (only, with more threads than CPUs, perhaps descheduled: then yield to them).
+        for (unsigned spins = 0; !ready; spins++) {
+            ready = atomic_load_explicit(&c->u_done, memory_order_acquire) >= c->n_tasks;
+            if (!ready && spins < WAIT_SPINS) XT_CPU_RELAX();
+            else if (!ready) sched_yield();
         }
-        ready = true;
         for (int64_t tk = 0; tk < a->n_tok; tk++) {
             xt_lowrank_add_bt(t, c->u + (i * a->n_tok + tk) * a->max_r, r0, r1,
                               t->y + tk * t->out);
